@@ -83,3 +83,31 @@ def test_bad_input():
         dctn(np.zeros(3))
     with pytest.raises(ValueError, match="does not fit"):
         idctn_box(torch.randn(4, 4), (3, 8))
+
+
+@pytest.mark.parametrize(
+    "shape,box",
+    [
+        ((130, 70), (20, 9)),
+        ((65, 67), (65, 67)),
+        ((200, 3, 3), (5, 2, 3)),
+        ((7, 100), (3, 33)),
+        ((99, 4, 101), (50, 2, 7)),
+    ],
+)
+def test_symmetric_expansion_matches_full_inverse(shape, box):
+    X = torch.zeros(shape, dtype=torch.float64)
+    sl = tuple(slice(0, b) for b in box)
+    X[sl] = torch.randn(box, dtype=torch.float64)
+    np.testing.assert_allclose(
+        idctn_box(X[sl], shape).numpy(), scipy.fft.idctn(X.numpy(), norm="ortho"), atol=1e-12, rtol=0
+    )
+
+
+@pytest.mark.parametrize("n", [64, 67])
+@pytest.mark.parametrize("last", [False, True])
+def test_symmetric_expansion_gradcheck(n, last):
+    from freqlib.dct import _SymmetricExpand
+
+    x = torch.randn(9, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: _SymmetricExpand.apply(t, n, last), (x,))

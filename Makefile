@@ -1,31 +1,55 @@
-# freqlib: `make test` sets up .venv (if needed) and runs lint + unit tests.
+# The two commands of the README:
+#   make book   set up .venv and data, run every notebook at the cpu profile, build the HTML book
+#   make test   ruff, unit tests, and nbval on the notebooks' committed smoke outputs
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# Debian packages: Fashion-MNIST (data for the notebooks), Chromium (the book's browser test).
+BOOK_DEBS := dataset-fashion-mnist
+TEST_DEBS := dataset-fashion-mnist chromium
+NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: test lint bench format clean
+.PHONY: book test lint bench format clean book-debs test-debs
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,bench,dev]"
+	$(PY) -m pip install --quiet -e ".[test,book,bench,dev]"
 	touch $(STAMP)
+
+# Installs missing Debian packages when this runs as root with apt-get; otherwise says how.
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "apt-get install$$missing"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing >/dev/null; \
+	else echo "Please install the Debian packages:$$missing  (sudo apt-get install$$missing)"; exit 1; fi
+endef
+
+book-debs:
+	$(call apt_install,$(BOOK_DEBS))
+
+test-debs:
+	$(call apt_install,$(TEST_DEBS))
+
+book: $(STAMP) book-debs
+	$(VENV)/bin/freqlib build --profile cpu
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check freqlib tests benchmarks
 	$(VENV)/bin/ruff format --check freqlib tests benchmarks
 
-test: lint
-	$(PY) -m pytest -q
+test: lint test-debs
+	$(PY) -m pytest -q tests notebooks $(NBVAL)
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench_reconstruction.py
-	$(PY) benchmarks/bench_training_step.py
+	cd benchmarks && ../$(PY) bench_reconstruction.py && ../$(PY) bench_training_step.py
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format freqlib tests benchmarks
 	$(VENV)/bin/ruff check --fix freqlib tests benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) _build book/executed book/status.md .pytest_cache .ruff_cache

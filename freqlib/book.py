@@ -1,0 +1,361 @@
+"""Running the book: papermill executions under profiles, a content-hash cache, run records,
+the reproduction-status page, and the Jupyter Book build.
+
+Layout (relative to the repository root): sources in ``notebooks/<name>.ipynb`` (committed with
+smoke outputs), profiles in ``notebooks/profiles.yml``, executed copies for the book in
+``book/executed/<name>.ipynb``, the generated status page ``book/status.md``, HTML in ``_build/html``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import yaml
+
+from .report import CLAIM_FIELDS, CLAIMS_MIME
+
+PROFILES = ("smoke", "cpu", "paper")
+META_KEY = "freqlib"
+RUN_INFO_TAG = "freqlib-run-info"
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The directory above ``start`` (default: cwd) that holds ``notebooks/profiles.yml``."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "notebooks" / "profiles.yml").is_file():
+            return d
+    raise FileNotFoundError(f"no notebooks/profiles.yml above {here}: run freqlib inside the book's repository")
+
+
+@dataclass
+class Book:
+    """The book's files under ``root``."""
+
+    root: Path
+
+    @property
+    def notebooks_dir(self) -> Path:
+        return self.root / "notebooks"
+
+    @property
+    def executed_dir(self) -> Path:
+        return self.root / "book" / "executed"
+
+    def profiles(self) -> dict:
+        with open(self.notebooks_dir / "profiles.yml") as f:
+            data = yaml.safe_load(f) or {}
+        unknown = set(data.get("profiles", {})) - set(PROFILES)
+        if unknown:
+            raise ValueError(f"profiles.yml: unknown profiles {sorted(unknown)}; known: {PROFILES}")
+        return data
+
+    def names(self) -> list[str]:
+        """Notebook names in book order (the order of profiles.yml)."""
+        return list(self.profiles().get("notebooks", {}))
+
+    def source(self, name: str) -> Path:
+        path = self.notebooks_dir / f"{name}.ipynb"
+        if not path.is_file():
+            raise FileNotFoundError(f"notebook {name!r}: {path} does not exist (known: {self.names()})")
+        return path
+
+    def executed(self, name: str) -> Path:
+        return self.executed_dir / f"{name}.ipynb"
+
+    def parameters(self, name: str, profile: str, overrides: Mapping | None = None) -> dict:
+        """Papermill parameters: ``profile``, the profile's entry for ``name``, then ``overrides``."""
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
+        entry = self.profiles().get("notebooks", {}).get(name)
+        if entry is None:
+            raise KeyError(f"notebook {name!r} has no entry in notebooks/profiles.yml")
+        params = {"profile": profile, **(entry.get(profile) or {})}
+        params.update(overrides or {})
+        return params
+
+    def freqlib_digest(self) -> str:
+        """Hash of freqlib's source files and the paper data the notebooks read."""
+        h = hashlib.sha256()
+        pkg = Path(__file__).parent
+        files = sorted(pkg.rglob("*.py")) + sorted((self.root / "data").rglob("*.csv"))
+        for path in files:
+            h.update(str(path.relative_to(path.parents[1])).encode())
+            h.update(path.read_bytes())
+        return h.hexdigest()
+
+    def content_hash(self, name: str, params: Mapping) -> str:
+        """Hash of the notebook's cell sources, its parameters and freqlib's code."""
+        nb = nbformat.read(self.source(name), as_version=4)
+        h = hashlib.sha256()
+        for cell in nb.cells:
+            h.update(cell.cell_type.encode() + b"\0" + cell.source.encode() + b"\0")
+        h.update(json.dumps(dict(params), sort_keys=True, default=str).encode())
+        h.update(self.freqlib_digest().encode())
+        return h.hexdigest()
+
+
+@dataclass
+class RunResult:
+    name: str
+    profile: str
+    status: str  # "ok", "cached" or "failed"
+    wall_s: float = 0.0
+    error: str = ""
+    path: Path | None = None
+    parameters: dict = field(default_factory=dict)
+
+
+def git_commit(root: Path) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "freqlib", "notebooks"], cwd=root, capture_output=True, text=True
+        )
+    except OSError:
+        return "unknown"
+    commit = out.stdout.strip() or "unknown"
+    return commit + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def device_description() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"cuda: {torch.cuda.get_device_name()}"
+    return f"cpu: {platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def _run_info_cell(info: Mapping) -> nbformat.NotebookNode:
+    params = ", ".join(f"`{k}={v!r}`" for k, v in info["parameters"].items())
+    text = (
+        f"```{{admonition}} Run info\n:class: note\n"
+        f"profile **{info['profile']}** · parameters {params} · freqlib {info['freqlib_version']} · "
+        f"commit `{info['git_commit']}` · {info['device']} · wall time {info['wall_s']:.1f} s · {info['date']}\n```"
+    )
+    return nbformat.v4.new_markdown_cell(text, metadata={"tags": [RUN_INFO_TAG]})
+
+
+def _record(path: Path, info: Mapping) -> None:
+    """Store the run record in the notebook's metadata and as a visible cell after the title."""
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata[META_KEY] = dict(info)
+    nb.cells = [c for c in nb.cells if RUN_INFO_TAG not in c.get("metadata", {}).get("tags", [])]
+    nb.cells.insert(1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0, _run_info_cell(info))
+    nbformat.write(nb, path)
+
+
+def _error_of(exc: BaseException) -> str:
+    ename, evalue = getattr(exc, "ename", type(exc).__name__), getattr(exc, "evalue", str(exc))
+    cell = getattr(exc, "exec_count", None)
+    return f"{ename}: {evalue}" + (f" (cell [{cell}])" if cell is not None else "")
+
+
+def run_notebook(
+    book: Book,
+    name: str,
+    profile: str = "cpu",
+    overrides: Mapping | None = None,
+    *,
+    inplace: bool = False,
+    force: bool = False,
+    timeout: int | None = None,
+) -> RunResult:
+    """Execute one notebook with papermill under ``profile``.
+
+    Writes the executed copy to ``book/executed/<name>.ipynb`` (or back into the source with
+    ``inplace``, for refreshing committed smoke outputs: no parameter cell is injected and no
+    run record is added, so the source stays clean). Skips the run when the executed copy was
+    made from the same content hash and succeeded.
+    """
+    import papermill as pm
+
+    src = book.source(name)
+    params = book.parameters(name, profile, overrides)
+    digest = book.content_hash(name, params)
+    out = src if inplace else book.executed(name)
+    if not inplace and not force and out.is_file():
+        meta = nbformat.read(out, as_version=4).metadata.get(META_KEY, {})
+        if meta.get("hash") == digest and meta.get("status") == "ok":
+            return RunResult(name, profile, "cached", meta.get("wall_s", 0.0), path=out, parameters=params)
+    if inplace and (profile != "smoke" or overrides):
+        raise ValueError("--inplace refreshes the committed smoke outputs: use it with the smoke profile and no -p")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    status, error = "ok", ""
+    try:
+        pm.execute_notebook(
+            src,
+            out,
+            parameters=None if inplace else params,
+            cwd=book.notebooks_dir,
+            progress_bar=False,
+            request_save_on_cell_execute=False,
+            execution_timeout=timeout,
+            kernel_name="python3",
+        )
+    except Exception as exc:  # a failing notebook is reported; the caller runs the others
+        status, error = "failed", _error_of(exc)
+    wall = time.perf_counter() - start
+    if inplace:
+        _strip_papermill_metadata(out)
+    else:
+        from . import __version__
+
+        info = {
+            "profile": profile,
+            "parameters": params,
+            "freqlib_version": __version__,
+            "git_commit": git_commit(book.root),
+            "device": device_description(),
+            "wall_s": round(wall, 1),
+            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "hash": digest,
+            "status": status,
+            "error": error,
+        }
+        if out.is_file():
+            _record(out, info)
+    return RunResult(name, profile, status, wall, error, out, params)
+
+
+def _strip_papermill_metadata(path: Path) -> None:
+    """Remove papermill's per-run timestamps so committed notebooks only change when outputs do."""
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    nbformat.write(nb, path)
+
+
+def run_all(
+    book: Book,
+    profile: str = "cpu",
+    names: Sequence[str] | None = None,
+    overrides: Mapping | None = None,
+    *,
+    force: bool = False,
+    inplace: bool = False,
+    echo=print,
+) -> list[RunResult]:
+    """Run several notebooks (all by default), reporting each; failures do not stop the others."""
+    results = []
+    for name in names or book.names():
+        echo(f"[{profile}] {name} ...")
+        r = run_notebook(book, name, profile, overrides, force=force, inplace=inplace)
+        echo(f"[{profile}] {name}: {r.status} ({r.wall_s:.1f} s){'  ' + r.error if r.error else ''}")
+        results.append(r)
+    return results
+
+
+def summary(results: Sequence[RunResult]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "notebook": r.name,
+                "profile": r.profile,
+                "wall time (s)": round(r.wall_s, 1),
+                "status": r.status,
+                "error": r.error,
+            }
+            for r in results
+        ]
+    )
+
+
+def gather_claims(book: Book, names: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every claim row stored in the executed notebooks, with the notebook's name and title."""
+    rows = []
+    for name in names or book.names():
+        path = book.executed(name)
+        if not path.is_file():
+            continue
+        nb = nbformat.read(path, as_version=4)
+        title = _title(nb, name)
+        for cell in nb.cells:
+            for output in cell.get("outputs", []):
+                for row in output.get("data", {}).get(CLAIMS_MIME, []):
+                    rows.append({"notebook": name, "chapter": title, **{k: row.get(k, "") for k in CLAIM_FIELDS}})
+    return pd.DataFrame(rows, columns=["notebook", "chapter", *CLAIM_FIELDS])
+
+
+def _title(nb, default: str) -> str:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return default
+
+
+def _md_cell(value) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def write_status_page(book: Book) -> Path:
+    """Generate ``book/status.md``: every paper-versus-reproduced row of every executed notebook."""
+    claims = gather_claims(book)
+    lines = [
+        "# Reproduction status",
+        "",
+        "Every paper-versus-reproduced row of every chapter, gathered from the executed notebooks when",
+        "the book was built. *profile* says how the chapter ran (smoke: seconds, for CI; cpu: the",
+        "default build on 2 cores; paper: the papers' scale on a GPU); *data* says what it ran on,",
+        "and says **stand-in** where the paper's data was not used.",
+        "",
+    ]
+    if claims.empty:
+        lines.append("No executed notebook holds claims yet: run `make book`.")
+    else:
+        counts = claims["verdict"].value_counts()
+        lines.append("Verdicts: " + ", ".join(f"**{v}** {n}" for v, n in counts.items()) + ".")
+        lines.append("")
+        header = ["Chapter", "Claim", "Paper", "Ours", "Verdict", "Profile", "Data", "Source"]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for r in claims.itertuples():
+            link = f"[{_md_cell(r.chapter)}](executed/{r.notebook}.ipynb)"
+            cells = [link, r.claim, r.paper, r.ours, f"**{r.verdict}**", r.profile, r.data, r.source]
+            lines.append("| " + " | ".join(_md_cell(c) if i else c for i, c in enumerate(cells)) + " |")
+    path = book.root / "book" / "status.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def build_html(book: Book, *, output: Path | None = None) -> subprocess.CompletedProcess:
+    """``jupyter-book build`` of the repository root with warnings as errors (executes nothing)."""
+    write_status_page(book)
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(book.root), "-W", "-n", "--keep-going"]
+    if output is not None:
+        cmd += ["--path-output", str(output)]
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def list_runs(book: Book) -> pd.DataFrame:
+    """Notebooks, the profiles defined for them, and their last executed run."""
+    rows = []
+    profiles = book.profiles().get("notebooks", {})
+    for name in book.names():
+        row = {"notebook": name, "profiles": ", ".join(p for p in PROFILES if p in (profiles[name] or {}))}
+        path = book.executed(name)
+        meta = nbformat.read(path, as_version=4).metadata.get(META_KEY, {}) if path.is_file() else {}
+        row.update(
+            last_profile=meta.get("profile", "-"),
+            status=meta.get("status", "never run"),
+            wall_s=meta.get("wall_s", ""),
+            date=meta.get("date", ""),
+            commit=meta.get("git_commit", ""),
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,94 @@
+"""What a notebook shows: setup for reproducible runs, paper-versus-reproduced claim tables, and
+labels for stand-in data. The book's "Reproduction status" page gathers every claim table."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+
+#: MIME type under which :func:`claims` stores its rows in a notebook's outputs.
+CLAIMS_MIME = "application/vnd.freqlib.claims+json"
+CLAIM_FIELDS = ("claim", "paper", "ours", "verdict", "profile", "data", "source")
+VERDICTS = ("reproduced", "close", "not reproduced", "not comparable", "paper inconsistent")
+
+
+def setup(profile: str, seed: int = 0, threads: int | None = None) -> torch.device:
+    """Fix seeds, turn on deterministic algorithms and return the device to run on.
+
+    CPU for the ``smoke`` profile (so nbval outputs match everywhere); CUDA when present otherwise.
+    ``threads`` defaults to 2 on the CPU, the size of the book's reference machine.
+    """
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    device = torch.device("cuda" if torch.cuda.is_available() and profile != "smoke" else "cpu")
+    if device.type == "cpu":
+        torch.set_num_threads(threads or min(2, os.cpu_count() or 1))
+    return device
+
+
+def claim(
+    claim: str,
+    paper,
+    ours,
+    verdict: str,
+    *,
+    profile: str,
+    data: str,
+    source: str = "",
+) -> dict:
+    """One paper-versus-reproduced row. ``verdict`` is one of :data:`VERDICTS`."""
+    if verdict not in VERDICTS:
+        raise ValueError(f"claim {claim!r}: verdict must be one of {VERDICTS}, got {verdict!r}")
+    return {
+        "claim": claim,
+        "paper": str(paper),
+        "ours": str(ours),
+        "verdict": verdict,
+        "profile": profile,
+        "data": data,
+        "source": source,
+    }
+
+
+def claims(rows: Iterable[Mapping]) -> None:
+    """Display the rows as a table and store them in the output for the status page.
+
+    Returns nothing, so the table is shown once whether or not the cell ends with ``;``.
+    """
+    rows = [dict(r) for r in rows]
+    for r in rows:
+        missing = [f for f in CLAIM_FIELDS if f not in r]
+        if missing:
+            raise ValueError(f"claim {r.get('claim')!r} lacks fields {missing}")
+    table = pd.DataFrame(rows, columns=list(CLAIM_FIELDS))
+    try:
+        from IPython.display import display
+    except ImportError:  # plain Python
+        print(table.to_string(index=False))
+        return
+    display(
+        {"text/html": table.to_html(index=False), "text/plain": table.to_string(index=False), CLAIMS_MIME: rows},
+        raw=True,
+    )
+
+
+def verdict_within(ours: float, paper: float, tolerance: float) -> str:
+    """'reproduced' if |ours - paper| <= tolerance, 'close' within twice that, else 'not reproduced'."""
+    gap = abs(ours - paper)
+    if gap <= tolerance:
+        return "reproduced"
+    return "close" if gap <= 2 * tolerance else "not reproduced"
+
+
+def stand_in(note: str) -> str:
+    """Print a visible label for stand-in data and return the short name for captions."""
+    print(f"STAND-IN DATA: {note}")
+    return f"stand-in: {note}"

@@ -62,7 +62,7 @@ class Book:
         return data
 
     def names(self) -> list[str]:
-        """Notebook names in book order (the order of profiles.yml)."""
+        """Notebook names in the order of profiles.yml (the order `freqlib build` runs them)."""
         return list(self.profiles().get("notebooks", {}))
 
     def source(self, name: str) -> Path:

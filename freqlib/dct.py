@@ -240,3 +240,27 @@ def idctn_box(X_box: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
     for d in _cheapest_order(box, shape):
         y = _expand_along(y, shape[d], d)
     return y.to(X_box.dtype)
+
+
+def dctn_fft(x: torch.Tensor) -> torch.Tensor:
+    """Orthonormal DCT-II over all dims by FFT (Makhoul): same result as :func:`dctn`.
+
+    Any shape; float32/64 in, same dtype out. O(n log n) per axis instead of the matrix form's
+    O(n^2). Used once per weight when a layer is converted to FR (:func:`dctn` would cost about
+    0.5 TFLOP for AlexNet's 4096x9216 weight); the layer's forward keeps the matrix form.
+    """
+    y = x.to(torch.float64 if x.dtype == torch.float64 else torch.float32)
+    for d in range(y.dim()):
+        n = y.shape[d]
+        if n == 1:
+            continue
+        v = y.movedim(d, -1)
+        v = torch.cat([v[..., 0::2], v[..., 1::2].flip(-1)], dim=-1)
+        spec = torch.fft.fft(v, dim=-1)
+        k = torch.arange(n, dtype=y.dtype, device=y.device)
+        scale = torch.full((n,), math.sqrt(2.0 / n), dtype=y.dtype, device=y.device)
+        scale[0] = math.sqrt(1.0 / n)
+        phase = -math.pi * k / (2 * n)
+        out = (spec.real * torch.cos(phase) - spec.imag * torch.sin(phase)) * scale
+        y = out.movedim(-1, d)
+    return y.to(x.dtype).contiguous()

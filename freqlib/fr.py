@@ -19,13 +19,15 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from .dct import dctn, idctn_box
+from .dct import dctn, dctn_fft, idctn_box
 from .zigzag import keep_count, zigzag_box, zigzag_mask
 
 Keep = float | int
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _CONV_T = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+#: Weights with at least this many elements are converted with the FFT form of the DCT.
+FFT_CONVERSION_MIN = 1 << 16
 #: Module types whose ``weight`` FR converts by default.
 SUPPORTED_LAYERS = (*_CONV, *_CONV_T, nn.Linear)
 
@@ -85,7 +87,8 @@ class FrequencyRegularization(nn.Module):
     def right_inverse(self, weight: torch.Tensor) -> torch.Tensor:
         if not torch.isfinite(weight).all():
             raise ValueError(f"{self.name}: weight has non-finite values; cannot convert to FR")
-        return dctn(weight)
+        # a one-time full transform: the FFT form is far cheaper than matrices for large weights
+        return dctn_fft(weight) if weight.numel() >= FFT_CONVERSION_MIN else dctn(weight)
 
     def get_extra_state(self) -> dict:
         return {"k": self._k, "shape": self.shape}

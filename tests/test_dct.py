@@ -4,7 +4,7 @@ import scipy.fft
 import torch
 
 from freqlib import dct_matrix, dctn, idctn, idctn_box
-from freqlib.dct import _cheapest_order
+from freqlib.dct import _cheapest_order, dctn_fft
 
 from .conftest import DEVICES
 
@@ -111,3 +111,22 @@ def test_symmetric_expansion_gradcheck(n, last):
 
     x = torch.randn(9, 5, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: _SymmetricExpand.apply(t, n, last), (x,))
+
+
+def test_dctn_fft_matches_matrix_dct():
+    for shape in [(7,), (4, 9), (5, 6, 3, 3), (2, 1, 4, 4)]:
+        x = torch.randn(shape, dtype=torch.float64)
+        torch.testing.assert_close(dctn_fft(x), dctn(x), rtol=0, atol=1e-12)
+    x = torch.randn(33, 64)
+    assert dctn_fft(x).dtype == torch.float32
+    torch.testing.assert_close(dctn_fft(x), dctn(x), rtol=0, atol=1e-5)
+
+
+def test_large_weights_convert_with_the_fft_form():
+    import freqlib
+
+    lin = torch.nn.Linear(300, 256).double()  # 76,800 weights: above FFT_CONVERSION_MIN
+    w = lin.weight.detach().clone()
+    freqlib.frequency_regularize(lin, 1.0)
+    torch.testing.assert_close(lin.parametrizations.weight.original, dctn(w), rtol=0, atol=1e-12)
+    torch.testing.assert_close(lin.weight, w, rtol=0, atol=1e-12)

@@ -1,6 +1,25 @@
 """The papers' architectures as plain torch.nn modules, one file per family."""
 
+from .alexnet import AlexNet, alexnet_cifar
+from .gan import DCGANDiscriminator, DCGANGenerator, dcgan_discriminator, dcgan_generator
 from .lenet import LeNet5
 from .resnet import resnet18_cifar
+from .unet import UNet
+from .vgg import VGG, vgg_cifar
+from .vit import ViT, vit_cifar
 
-__all__ = ["LeNet5", "resnet18_cifar"]
+__all__ = [
+    "VGG",
+    "AlexNet",
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "LeNet5",
+    "UNet",
+    "ViT",
+    "alexnet_cifar",
+    "dcgan_discriminator",
+    "dcgan_generator",
+    "resnet18_cifar",
+    "vgg_cifar",
+    "vit_cifar",
+]

@@ -1,0 +1,231 @@
+"""A small, reproducible training loop for image classifiers, dense or frequency-regularized.
+
+:func:`train_classifier` trains with cross-entropy, optionally stepping a
+:class:`~freqlib.FrequencySchedule` after every optimizer step, and returns the per-epoch history;
+:func:`train_fr` converts a model to FR and trains it with progressive dropping;
+:func:`evaluate` gives the accuracy; :func:`keep_budget` splits a total number of kept
+coefficients over a model's weights with the paper's keep rule.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Mapping
+
+import pandas as pd
+import torch
+import tqdm
+from torch import nn
+from torch.nn.utils import parametrize
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler, TensorDataset
+
+from .data import ImageDataset
+from .fr import SUPPORTED_LAYERS, frequency_regularize, kept_coefficients, layer_kind
+from .schedule import FrequencySchedule
+from .zigzag import DEFAULT_MIN_KEEP, RATE_OFFSET
+
+HISTORY_COLUMNS = ["epoch", "steps", "train_loss", "train_accuracy", "test_accuracy", "kept", "lr"]
+
+
+def _batched(dataset: Dataset) -> bool:
+    """Whether ``dataset[list_of_indices]`` returns a whole batch (TensorDataset, ImageDataset)."""
+    return isinstance(dataset, (TensorDataset, ImageDataset))
+
+
+def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, generator: torch.Generator | None = None):
+    """A DataLoader over ``dataset``; batch-indexable data sets are sliced a batch at a time."""
+    if _batched(dataset):
+        base = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+        sampler = BatchSampler(base, batch_size, drop_last=False)
+        return DataLoader(dataset, sampler=sampler, batch_size=None, generator=generator)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
+
+
+def steps_per_epoch(dataset: Dataset, batch_size: int) -> int:
+    """Optimizer steps in one epoch (the last, partial batch included)."""
+    return math.ceil(len(dataset) / batch_size)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, dataset: Dataset, device: torch.device | str = "cpu", batch_size: int = 1000) -> float:
+    """Top-1 accuracy of ``model`` on ``dataset``, a fraction in [0, 1]. Leaves the model in eval mode."""
+    model.eval()
+    correct = 0
+    with parametrize.cached():
+        for x, y in make_loader(dataset, batch_size, shuffle=False):
+            correct += int((model(x.to(device)).argmax(1) == y.to(device)).sum())
+    return correct / len(dataset)
+
+
+def _optimizer(name: str, params, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+    raise ValueError(f"optimizer must be 'adam' or 'sgd', got {name!r}")
+
+
+def train_classifier(
+    model: nn.Module,
+    train_set: Dataset,
+    test_set: Dataset | None,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    optimizer: str = "adam",
+    weight_decay: float = 0.0,
+    cosine: bool = False,
+    device: torch.device | str = "cpu",
+    schedule: FrequencySchedule | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    desc: str = "train",
+    eval_batch_size: int = 1000,
+) -> pd.DataFrame:
+    """Train ``model`` (moved to ``device``) with cross-entropy; return one history row per epoch.
+
+    Batches of ``train_set`` ((N, C, H, W) images, int64 labels) are shuffled by a
+    ``torch.Generator`` seeded with ``seed`` (``torch.manual_seed(seed)`` is also set for anything
+    random inside the model), so two runs from the same initial model and seed are bitwise equal
+    on the same device and thread count. ``optimizer`` is ``"adam"`` or ``"sgd"`` (momentum 0.9).
+    ``cosine=True`` anneals the learning rate to 0 over all steps (cosine, stepped per batch).
+    ``schedule.step()`` is called after every optimizer step. History columns: ``epoch``,
+    ``steps`` (optimizer steps so far), ``train_loss`` (mean over the epoch's examples),
+    ``train_accuracy`` (running, during the epoch), ``test_accuracy`` (after the epoch; NaN without
+    ``test_set``), ``kept`` (FR coefficients kept at the end of the epoch; 0 for a dense model),
+    ``lr`` (learning rate after the epoch's last step).
+    Accuracies are fractions. A tqdm bar (stderr) shows progress; one summary line is printed.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model.to(device)
+    opt = _optimizer(optimizer, [p for p in model.parameters() if p.requires_grad], lr, weight_decay)
+    loader = make_loader(train_set, batch_size, shuffle=True, generator=generator)
+    n_steps = epochs * steps_per_epoch(train_set, batch_size)
+    lr_sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, n_steps) if cosine else None
+    rows, steps, started = [], 0, time.perf_counter()
+    bar = tqdm.tqdm(total=n_steps, desc=desc, disable=not progress, file=sys.stderr, leave=True, ascii=True)
+    try:
+        for epoch in range(1, epochs + 1):
+            model.train()
+            loss_sum = torch.zeros((), dtype=torch.float64, device=device)  # on the device: no sync per step
+            correct = torch.zeros((), dtype=torch.int64, device=device)
+            seen = 0
+            for x, y in loader:
+                x, y = x.to(device), y.to(device)
+                logits = model(x)
+                loss = nn.functional.cross_entropy(logits, y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if lr_sched is not None:
+                    lr_sched.step()
+                if schedule is not None:
+                    schedule.step()
+                steps += 1
+                loss_sum += loss.detach().double() * len(y)
+                correct += (logits.argmax(1) == y).sum()
+                seen += len(y)
+                bar.update(1)
+            test_acc = evaluate(model, test_set, device, eval_batch_size) if test_set is not None else float("nan")
+            train_loss, train_acc = float(loss_sum) / seen, int(correct) / seen
+            lr_now = opt.param_groups[0]["lr"]
+            rows.append((epoch, steps, train_loss, train_acc, test_acc, kept_coefficients(model), lr_now))
+            bar.set_postfix(loss=f"{train_loss:.3f}", test=f"{test_acc:.3f}", refresh=False)
+    finally:
+        bar.close()
+    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    last = history.iloc[-1]
+    kept = f", kept {int(last.kept):,} coefficients" if last.kept else ""
+    print(
+        f"{desc}: {epochs} epochs, {steps} steps, train loss {last.train_loss:.3f}, "
+        f"test accuracy {100 * last.test_accuracy:.1f}%{kept}, wall time: {time.perf_counter() - started:.1f} s"
+    )
+    return history
+
+
+def train_fr(
+    model: nn.Module,
+    keep: int | float | Mapping[str, int | float],
+    train_set: Dataset,
+    test_set: Dataset | None,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    schedule_fraction: float = 0.3,
+    schedule_mode: str = "geometric",
+    min_keep: int | None = 0,
+    **kwargs,
+) -> pd.DataFrame:
+    """Convert ``model`` to FR with targets ``keep`` and train it with progressive dropping.
+
+    ``frequency_regularize(model, keep, min_keep=min_keep)`` sets the targets; a
+    :class:`~freqlib.FrequencySchedule` (``schedule_mode``) then lowers every weight from its full
+    spectrum to its target over the first ``schedule_fraction`` of all optimizer steps (0: at the
+    target from the first step), and the rest of training runs at the target. Other keyword
+    arguments go to :func:`train_classifier`; returns its history.
+    """
+    if not 0.0 <= schedule_fraction <= 1.0:
+        raise ValueError(f"schedule_fraction must be in [0, 1], got {schedule_fraction!r}")
+    frequency_regularize(model, keep, min_keep=min_keep)
+    total_steps = epochs * steps_per_epoch(train_set, batch_size)
+    steps = round(schedule_fraction * total_steps)
+    schedule = FrequencySchedule(model, max(1, steps), mode=schedule_mode, start=0) if steps > 0 else None
+    return train_classifier(
+        model, train_set, test_set, epochs=epochs, batch_size=batch_size, schedule=schedule, **kwargs
+    )
+
+
+def keep_budget(model: nn.Module, total: int, *, floors: bool = True) -> dict[str, int]:
+    """Split ``total`` kept coefficients over the weights FR converts by default (module order).
+
+    The paper's keep rule, one rate ``r`` for the whole model: a weight of ``n`` elements keeps
+    ``min(n, max(floor, round(n * r) + offset))`` (floor 128 per conv, 256 per linear, offset as
+    :data:`freqlib.zigzag.RATE_OFFSET`), with the largest ``r`` whose total does not exceed
+    ``total``; what is left over goes to the largest weights. When ``total`` is below the sum of
+    the floors (or ``floors=False``), the floors are scaled down in proportion (at least 1 each).
+    Returns ``{qualified weight name: count}`` summing to ``total``, ready for
+    ``frequency_regularize(model, counts, min_keep=0)``.
+    """
+    layers = []
+    for mod_name, module in model.named_modules():
+        if isinstance(module, SUPPORTED_LAYERS):
+            fr_param = getattr(module, "parametrizations", None)
+            numel = fr_param.weight.original.numel() if fr_param is not None else module.weight.numel()
+            kind = layer_kind(module)
+            layers.append((f"{mod_name}.weight" if mod_name else "weight", numel, kind))
+    if not layers:
+        raise ValueError("keep_budget: the model has no Conv/ConvTranspose/Linear weight")
+    capacity = sum(n for _, n, _ in layers)
+    if isinstance(total, bool) or not isinstance(total, int) or not len(layers) <= total <= capacity:
+        raise ValueError(f"keep_budget: total must be an int in [{len(layers)}, {capacity}], got {total!r}")
+    base = [min(n, DEFAULT_MIN_KEEP[kind]) if floors else 1 for _, n, kind in layers]
+    if sum(base) > total:
+        base = [max(1, b * total // sum(base)) for b in base]
+        while sum(base) > total:  # the "at least 1" pushed it over: trim the largest
+            base[base.index(max(base))] -= 1
+
+    def counts(r: float) -> list[int]:
+        return [min(n, max(b, round(n * r) + RATE_OFFSET[kind])) for (_, n, kind), b in zip(layers, base)]
+
+    lo, hi = 0.0, 1.0
+    if sum(counts(lo)) > total:  # offsets alone overshoot: start from the (scaled) floors
+        chosen = list(base)
+    else:
+        for _ in range(100):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if sum(counts(mid)) <= total else (lo, mid)
+        chosen = counts(lo)
+    left = total - sum(chosen)
+    for i in sorted(range(len(layers)), key=lambda i: -layers[i][1]):  # largest weights first
+        add = min(left, layers[i][1] - chosen[i])
+        chosen[i] += add
+        left -= add
+    if left or sum(chosen) != total:
+        raise AssertionError(f"keep_budget: could not place {total} coefficients")  # pragma: no cover
+    return {name: k for (name, _, _), k in zip(layers, chosen)}

@@ -35,6 +35,9 @@ def html(tmp_path_factory) -> Path:
         shutil.copy(REPO / name, root / name)
     shutil.copytree(REPO / "notebooks", root / "notebooks")
     shutil.copytree(REPO / "book", root / "book", ignore=shutil.ignore_patterns("executed", "status.md"))
+    for stray in (".pytest_cache", ".ruff_cache", "benchmarks"):  # what `make test` leaves behind
+        (root / stray).mkdir()
+        (root / stray / "README.md").write_text("# not a page of the book\n")
     book = Book(root)
     book.executed_dir.mkdir()
     for name in book.names():  # the committed smoke outputs stand in for executed copies

@@ -23,7 +23,7 @@ import nbformat
 import pandas as pd
 import yaml
 
-from .report import CLAIM_FIELDS, CLAIMS_MIME
+from .report import CLAIM_FIELDS, CLAIMS_MIME, RESULTS_MIME
 
 PROFILES = ("smoke", "cpu", "paper")
 META_KEY = "freqlib"
@@ -85,6 +85,15 @@ class Book:
         params.update(overrides or {})
         return params
 
+    def uses(self, name: str) -> list[str]:
+        """The notebooks whose stored results ``name`` reads (its ``uses:`` list in profiles.yml)."""
+        entry = self.profiles().get("notebooks", {}).get(name) or {}
+        used = list(entry.get("uses") or [])
+        unknown = [u for u in used if u not in self.names()]
+        if unknown:
+            raise ValueError(f"profiles.yml: {name} uses unknown notebooks {unknown}")
+        return used
+
     def freqlib_digest(self) -> str:
         """Hash of freqlib's source files and the paper data the notebooks read."""
         h = hashlib.sha256()
@@ -103,6 +112,10 @@ class Book:
             h.update(cell.cell_type.encode() + b"\0" + cell.source.encode() + b"\0")
         h.update(json.dumps(dict(params), sort_keys=True, default=str).encode())
         h.update(self.freqlib_digest().encode())
+        for used in self.uses(name):  # a rerun of a notebook this one reads invalidates it
+            path = self.executed(used)
+            meta = nbformat.read(path, as_version=4).metadata.get(META_KEY, {}) if path.is_file() else {}
+            h.update(f"{used}:{meta.get('hash', 'missing')}:{meta.get('date', '')}".encode())
         return h.hexdigest()
 
 
@@ -289,6 +302,41 @@ def gather_claims(book: Book, names: Sequence[str] | None = None) -> pd.DataFram
                 for row in output.get("data", {}).get(CLAIMS_MIME, []):
                     rows.append({"notebook": name, "chapter": title, **{k: row.get(k, "") for k in CLAIM_FIELDS}})
     return pd.DataFrame(rows, columns=["notebook", "chapter", *CLAIM_FIELDS])
+
+
+def notebook_results(path: Path) -> pd.DataFrame:
+    """The result tables a notebook stored with :func:`freqlib.report.results`, concatenated."""
+    nb = nbformat.read(path, as_version=4)
+    frames = [
+        pd.DataFrame(output["data"][RESULTS_MIME]["data"], columns=output["data"][RESULTS_MIME]["columns"])
+        for cell in nb.cells
+        for output in cell.get("outputs", [])
+        if RESULTS_MIME in output.get("data", {})
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def gather_results(names: Sequence[str], source: str = "executed", book: Book | None = None) -> pd.DataFrame:
+    """The stored result tables of the notebooks ``names``, with ``notebook`` and ``profile`` columns.
+
+    ``source="executed"`` reads the book's executed copies (``book/executed/``, what ``freqlib build``
+    ran at the chosen profile); ``"committed"`` reads the committed smoke outputs in ``notebooks/``.
+    A notebook that is missing or stored no results raises FileNotFoundError naming it.
+    """
+    if source not in ("executed", "committed"):
+        raise ValueError(f"source must be 'executed' or 'committed', got {source!r}")
+    book = book or Book(repo_root())
+    frames = []
+    for name in names:
+        path = book.executed(name) if source == "executed" else book.source(name)
+        if not path.is_file():
+            raise FileNotFoundError(f"no executed copy of {name!r} at {path}: run `freqlib run {name}` first")
+        frame = notebook_results(path)
+        if frame.empty:
+            raise FileNotFoundError(f"{path} stored no results (freqlib.report.results)")
+        meta = nbformat.read(path, as_version=4).metadata.get(META_KEY, {})
+        frames.append(frame.assign(notebook=name, profile=meta.get("profile", "smoke")))
+    return pd.concat(frames, ignore_index=True)
 
 
 def _title(nb, default: str) -> str:

@@ -1,11 +1,23 @@
-"""The ``freqlib`` command: run notebooks under profiles, build the book, list runs."""
+"""The ``freqlib`` command: run notebooks under profiles, build the book, list runs, run experiments.
+
+``freqlib experiment MODULE [-p NAME VALUE ...] [--out results.csv]`` calls
+``freqlib.experiments.MODULE.run(**params)`` and works under ``torchrun`` (one process per GPU)::
+
+    torchrun --nproc_per_node 4 -m freqlib.cli experiment classify \\
+        -p family resnet -p profile paper -p data_dir /data --out resnet.csv
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import inspect
 import sys
 import time
+from pathlib import Path
+from types import ModuleType
 
+import pandas as pd
 import yaml
 
 from .book import PROFILES, Book, build_html, list_runs, repo_root, run_all, summary
@@ -14,6 +26,86 @@ from .book import PROFILES, Book, build_html, list_runs, repo_root, run_all, sum
 def _overrides(pairs: list[list[str]] | None) -> dict:
     """``-p NAME VALUE`` pairs; values parsed as YAML (3 -> int, [1, 2] -> list, none -> None)."""
     return {name: yaml.safe_load(value) for name, value in (pairs or [])}
+
+
+class ExperimentError(ValueError):
+    """A bad ``freqlib experiment`` request: unknown module or unknown run() parameter."""
+
+
+def known_experiments() -> list[str]:
+    """The modules of :mod:`freqlib.experiments` (its ``.py`` files other than ``__init__``), sorted."""
+    folder = Path(__file__).resolve().parent / "experiments"
+    return sorted(p.stem for p in folder.glob("*.py") if p.stem != "__init__")
+
+
+def load_experiment(name: str) -> ModuleType:
+    """``freqlib.experiments.<name>``, or the module at a dotted path of your own (``mypkg.myexp``).
+
+    Raises :class:`ExperimentError` naming the known experiments when there is no such module, or
+    when it has no ``run`` function.
+    """
+    known = ", ".join(known_experiments()) or "none"
+    parts = name.split(".")
+    if not name or not all(part.isidentifier() for part in parts):
+        raise ExperimentError(f"experiment {name!r} is not a module name; known experiments: {known}")
+    qualified = name if len(parts) > 1 else f"freqlib.experiments.{name}"
+    try:
+        module = importlib.import_module(qualified)
+    except ModuleNotFoundError as err:
+        if err.name == qualified or qualified.startswith(f"{err.name}."):  # the module itself, not its imports
+            raise ExperimentError(f"unknown experiment {name!r}; known experiments: {known}") from None
+        raise
+    if not callable(getattr(module, "run", None)):
+        raise ExperimentError(f"experiment module {qualified} has no run(**params) function")
+    return module
+
+
+def check_parameters(run, params: dict, where: str = "") -> None:
+    """Raise :class:`ExperimentError` naming the entries of ``params`` that ``run`` does not accept
+    (and listing those it does); a ``run(**kwargs)`` accepts anything. ``where`` names the module."""
+    signature = inspect.signature(run)
+    kinds = {p.kind for p in signature.parameters.values()}
+    if inspect.Parameter.VAR_KEYWORD in kinds:
+        return
+    accepted = [
+        n
+        for n, p in signature.parameters.items()
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    ]
+    unknown = [n for n in params if n not in accepted]
+    if unknown:
+        where = where or run.__module__
+        raise ExperimentError(
+            f"{where}.run() has no parameter(s) {', '.join(unknown)}; it accepts: {', '.join(accepted)}"
+        )
+
+
+def run_experiment(name: str, params: dict, out: str | Path | None = None) -> pd.DataFrame:
+    """Check ``name`` and ``params``, join ``torchrun``'s process group if launched, call
+    ``run(**params)`` on every rank and, on rank 0, print the table and write it as CSV to ``out``.
+
+    Every rank runs the same experiment (training is data-parallel; see :mod:`freqlib.distributed`);
+    only rank 0 prints and writes. Returns the table (on every rank).
+    """
+    from . import distributed
+
+    module = load_experiment(name)
+    check_parameters(module.run, params, module.__name__)
+    distributed.init_from_env()
+    try:
+        table = module.run(**params)
+        if not isinstance(table, pd.DataFrame):
+            raise TypeError(f"{module.__name__}.run() returned {type(table).__name__}, not a pandas DataFrame")
+        if distributed.is_main():
+            print(table.to_string(index=False))
+            if out is not None:
+                out = Path(out)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                table.to_csv(out, index=False)
+                print(f"wrote {out} ({len(table)} rows)")
+    finally:
+        distributed.shutdown()
+    return table
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,11 +124,29 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--force", action="store_true")
     sub.add_parser("list", help="notebooks, their profiles and last runs")
     sub.add_parser("status", help="regenerate book/status.md from the executed notebooks")
+    exp = sub.add_parser(
+        "experiment",
+        help="call freqlib.experiments.MODULE.run(**params); works under torchrun (rank 0 prints and writes)",
+    )
+    exp.add_argument(
+        "module", help=f"experiment module ({', '.join(known_experiments()) or 'none yet'}) or a.dotted.path"
+    )
+    exp.add_argument(
+        "-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), help="a run() parameter (YAML value)"
+    )
+    exp.add_argument("--out", help="write the result table here as CSV (rank 0)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "experiment":
+        try:
+            run_experiment(args.module, _overrides(args.parameter), args.out)
+        except ExperimentError as err:
+            print(f"freqlib experiment: {err}", file=sys.stderr)
+            return 2
+        return 0
     book = Book(repo_root())
     if args.command == "list":
         print(list_runs(book).to_string(index=False))

@@ -124,6 +124,25 @@ class ImageDataset(torch.utils.data.Dataset):
         idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n].sort().values
         return ImageDataset(self.images[idx], self.labels[idx], f"{self.name} ({n} of {len(self)})", self.classes)
 
+    def adapted(self, size: int | None = None, channels: int | None = None) -> ImageDataset:
+        """The images resized to ``size`` x ``size`` (bilinear, antialiased, rounded back to uint8) and
+        grey images replicated to ``channels`` (1 -> 3); None keeps that property. The name says what changed."""
+        images, changes = self.images, []
+        if size is not None and tuple(images.shape[-2:]) != (size, size):
+            if size < 1:
+                raise ValueError(f"{self.name}: size must be positive, got {size}")
+            f = torch.nn.functional.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True)
+            images = f.round_().clamp_(0, 255).to(torch.uint8)
+            changes.append(f"resized to {size}x{size}")
+        if channels is not None and images.shape[1] != channels:
+            if images.shape[1] != 1:
+                raise ValueError(f"{self.name}: can only replicate 1 channel, not {images.shape[1]}, to {channels}")
+            images = images.expand(-1, channels, -1, -1).contiguous()
+            changes.append(f"grey replicated to {channels} channels")
+        if not changes:
+            return self
+        return ImageDataset(images, self.labels, f"{self.name}, {', '.join(changes)}", self.classes)
+
     def __repr__(self) -> str:
         return f"ImageDataset({self.name!r}, images={tuple(self.images.shape)}, classes={len(self.classes)})"
 

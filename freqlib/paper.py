@@ -94,8 +94,21 @@ VARIANTS: dict[str, Variant] = {
     )
 }
 
-#: Every model name :func:`build` accepts, in table order.
+#: The appendix tables' model names, in table order.
 NAMES: tuple[str, ...] = tuple(VARIANTS)
+
+#: Coefficients per tensor in the authors' released UNet-FR checkpoint (23 tensors, 759 in all).
+UNET_FREREG_KEEP = 33
+
+#: Models :func:`build` accepts beyond the appendix tables (no printed table of their own).
+EXTRA_MODELS: tuple[str, ...] = ("unet-frereg",)
+
+
+def _unet_frereg() -> nn.Module:
+    """The UNet of the authors' released UNet-FR checkpoint: 3 input channels, 2 classes, no conv
+    bias, BatchNorm without affine parameters or running statistics, 33 kept coefficients per weight."""
+    model = models.UNet(3, 2, bias=False, norm_affine=False, track_running_stats=False)
+    return frequency_regularize(model, UNET_FREREG_KEEP, min_keep=0)
 
 
 def variant(name: str) -> Variant:
@@ -110,16 +123,23 @@ def variant(name: str) -> Variant:
 
 
 def build(name: str) -> nn.Module:
-    """A freshly initialized model of ``name`` (one of :data:`NAMES`), converted to FR as in the paper.
+    """A freshly initialized model of ``name`` (one of :data:`NAMES` or :data:`EXTRA_MODELS`),
+    converted to FR as in the paper.
 
     Input/output shapes: AlexNet (N, 3, H, W) -> (N, 10) (resized to 224 inside); VGG, ResNet, ViT
     (N, 3, 32, 32) -> (N, 10); GAN generator (N, 100) -> (N, 1, 64, 64); discriminator
-    (N, 1, 64, 64) -> (N,).
+    (N, 1, 64, 64) -> (N,); ``"unet-frereg"`` (N, 3, H, W) -> (N, 2, H, W) logits, the layout the
+    authors' released UNet-FR checkpoint expects, ready for
+    :func:`freqlib.load_frereg_state_dict` (759 kept coefficients, 33 in each of 23 weights).
 
     Each spectrum is the DCT of PyTorch's default initial weight, so at keep 1.0 the model
     computes the dense model's function (large weights are converted with an FFT DCT: seconds for
     AlexNet's 4096x9216 layer).
     """
+    if name == "unet-frereg":
+        return _unet_frereg()
+    if name not in VARIANTS:
+        raise ValueError(f"unknown FR paper model {name!r}; valid names: {', '.join(NAMES + EXTRA_MODELS)}")
     spec = variant(name)
     model = _FACTORIES[spec.family]()
     frequency_regularize(model, spec.keep, exclude=list(spec.fr_exclude) or None)

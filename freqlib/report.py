@@ -3,6 +3,7 @@ labels for stand-in data. The book's "Reproduction status" page gathers every cl
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from collections.abc import Iterable, Mapping
@@ -11,8 +12,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import distributed
+
 #: MIME type under which :func:`claims` stores its rows in a notebook's outputs.
 CLAIMS_MIME = "application/vnd.freqlib.claims+json"
+#: MIME type under which :func:`results` stores a result table (records) in a notebook's outputs.
+RESULTS_MIME = "application/vnd.freqlib.results+json"
 CLAIM_FIELDS = ("claim", "paper", "ours", "verdict", "profile", "data", "source")
 VERDICTS = ("reproduced", "close", "not reproduced", "not comparable", "paper inconsistent")
 
@@ -20,7 +25,8 @@ VERDICTS = ("reproduced", "close", "not reproduced", "not comparable", "paper in
 def setup(profile: str, seed: int = 0, threads: int | None = None) -> torch.device:
     """Fix seeds, turn on deterministic algorithms and return the device to run on.
 
-    CPU for the ``smoke`` profile (so nbval outputs match everywhere); CUDA when present otherwise.
+    CPU for the ``smoke`` profile (so nbval outputs match everywhere); CUDA when present otherwise
+    (under ``torchrun``, this process's GPU, after joining the process group).
     ``threads`` defaults to 2 on the CPU, the size of the book's reference machine.
     """
     random.seed(seed)
@@ -29,6 +35,7 @@ def setup(profile: str, seed: int = 0, threads: int | None = None) -> torch.devi
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True, warn_only=True)
     device = torch.device("cuda" if torch.cuda.is_available() and profile != "smoke" else "cpu")
+    device = distributed.init_from_env(device)  # under torchrun: join the group, take cuda:LOCAL_RANK
     if device.type == "cpu":
         torch.set_num_threads(threads or min(2, os.cpu_count() or 1))
     return device
@@ -76,6 +83,21 @@ def claims(rows: Iterable[Mapping]) -> None:
         return
     display(
         {"text/html": table.to_html(index=False), "text/plain": table.to_string(index=False), CLAIMS_MIME: rows},
+        raw=True,
+    )
+
+
+def results(frame: pd.DataFrame) -> None:
+    """Display ``frame`` and store it (JSON, columns in order) in the output, so that other chapters
+    (and :func:`freqlib.book.gather_results`) can read this chapter's results without rerunning it."""
+    table = json.loads(frame.to_json(orient="split", index=False))  # {"columns": [...], "data": [[...]]}
+    try:
+        from IPython.display import display
+    except ImportError:  # plain Python
+        print(frame.to_string(index=False))
+        return
+    display(
+        {"text/html": frame.to_html(index=False), "text/plain": frame.to_string(index=False), RESULTS_MIME: table},
         raw=True,
     )
 

@@ -5,6 +5,13 @@
 :func:`train_fr` converts a model to FR and trains it with progressive dropping;
 :func:`evaluate` gives the accuracy; :func:`keep_budget` splits a total number of kept
 coefficients over a model's weights with the paper's keep rule.
+
+Data-parallel training: under ``torchrun`` (``WORLD_SIZE`` > 1) :func:`train_classifier` joins the
+process group (lazily, through :func:`freqlib.distributed.init_from_env`), wraps the model in
+DistributedDataParallel and gives each rank its shard of every epoch; ``batch_size`` stays the
+*global* batch (each of ``W`` ranks takes ``batch_size / W`` examples per step), so the number of
+optimizer steps, the learning-rate schedule and the FR schedule are those of a single-process run.
+Outside ``torchrun`` nothing changes. See ``book/rerun.md`` ("Several GPUs").
 """
 
 from __future__ import annotations
@@ -19,8 +26,18 @@ import torch
 import tqdm
 from torch import nn
 from torch.nn.utils import parametrize
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler, TensorDataset
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    Dataset,
+    DistributedSampler,
+    RandomSampler,
+    SequentialSampler,
+    Subset,
+    TensorDataset,
+)
 
+from . import distributed
 from .data import ImageDataset
 from .fr import SUPPORTED_LAYERS, frequency_regularize, kept_coefficients, layer_kind
 from .schedule import FrequencySchedule
@@ -34,13 +51,46 @@ def _batched(dataset: Dataset) -> bool:
     return isinstance(dataset, (TensorDataset, ImageDataset))
 
 
-def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, generator: torch.Generator | None = None):
-    """A DataLoader over ``dataset``; batch-indexable data sets are sliced a batch at a time."""
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    generator: torch.Generator | None = None,
+    shard: bool = False,
+):
+    """A DataLoader over ``dataset``; batch-indexable data sets are sliced a batch at a time.
+
+    ``shard=True`` under a process group (``torchrun``): each rank iterates its own share
+    (:func:`freqlib.distributed.shard`: a DistributedSampler padded to equal size, shuffled from
+    ``generator``'s seed) in batches of ``batch_size / world_size``, so one step over all ranks sees
+    ``batch_size`` examples; call :func:`set_epoch` before each epoch to reshuffle. Without a process
+    group ``shard`` changes nothing.
+    """
+    sampler = None
+    if shard:
+        sampler = distributed.shard(dataset, shuffle=shuffle, seed=generator.initial_seed() if generator else 0)
+        if sampler is not None:
+            batch_size = distributed.local_batch_size(batch_size)
     if _batched(dataset):
-        base = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+        if sampler is not None:
+            base = sampler
+        else:
+            base = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
         sampler = BatchSampler(base, batch_size, drop_last=False)
         return DataLoader(dataset, sampler=sampler, batch_size=None, generator=generator)
+    if sampler is not None:
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
+
+
+def set_epoch(loader: DataLoader, epoch: int) -> None:
+    """Reshuffle a sharded loader from :func:`make_loader` for ``epoch`` (no-op for any other loader)."""
+    sampler = loader.sampler
+    if isinstance(sampler, BatchSampler):
+        sampler = sampler.sampler
+    if isinstance(sampler, DistributedSampler):
+        sampler.set_epoch(epoch)
 
 
 def steps_per_epoch(dataset: Dataset, batch_size: int) -> int:
@@ -50,12 +100,29 @@ def steps_per_epoch(dataset: Dataset, batch_size: int) -> int:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, dataset: Dataset, device: torch.device | str = "cpu", batch_size: int = 1000) -> float:
-    """Top-1 accuracy of ``model`` on ``dataset``, a fraction in [0, 1]. Leaves the model in eval mode."""
+    """Top-1 accuracy of ``model`` on ``dataset``, a fraction in [0, 1]. Leaves the model in eval mode.
+
+    Under a process group every rank must call it: rank ``r`` of ``W`` scores examples
+    ``r, r + W, ...`` (no padding, so nothing is counted twice) with the unwrapped model, the correct
+    counts are summed over ranks and every rank gets the accuracy on the whole data set.
+    """
+    model = distributed.unwrap(model)
     model.eval()
+    if distributed.active():
+        device = distributed.local_device(device)
+        indices = list(range(distributed.rank(), len(dataset), distributed.world_size()))
+        if _batched(dataset):
+            loader = DataLoader(dataset, sampler=BatchSampler(indices, batch_size, drop_last=False), batch_size=None)
+        else:
+            loader = DataLoader(Subset(dataset, indices), batch_size=batch_size)
+    else:
+        loader = make_loader(dataset, batch_size, shuffle=False)
     correct = 0
     with parametrize.cached():
-        for x, y in make_loader(dataset, batch_size, shuffle=False):
+        for x, y in loader:
             correct += int((model(x.to(device)).argmax(1) == y.to(device)).sum())
+    if distributed.active():
+        correct = int(distributed.all_sum(torch.tensor(correct, dtype=torch.int64, device=device)))
     return correct / len(dataset)
 
 
@@ -98,27 +165,49 @@ def train_classifier(
     ``test_set``), ``kept`` (FR coefficients kept at the end of the epoch; 0 for a dense model),
     ``lr`` (learning rate after the epoch's last step).
     Accuracies are fractions. A tqdm bar (stderr) shows progress; one summary line is printed.
+
+    Under ``torchrun`` (see the module docstring) the process group is joined here if the caller
+    has not done so, a bare ``device="cuda"`` means this rank's GPU, and the model is wrapped in
+    DistributedDataParallel: gradients are averaged over ranks, so a step of ``W`` ranks on
+    ``batch_size / W`` examples each equals a single-process step on all ``batch_size``
+    (``batch_size`` must be divisible by ``W``). ``schedule.step()`` acts on the unwrapped model, in
+    the same step on every rank, so kept counts and masks agree (checked every epoch); rank 0's
+    buffers (BatchNorm statistics) are broadcast to every rank at the end of each epoch, so every
+    rank ends with the same model. ``seed`` shuffles the shards (DistributedSampler) and seeds the
+    global RNG with ``seed + rank`` (dropout differs between ranks); after training the ranks' RNGs
+    are reseeded from rank 0 (:func:`freqlib.distributed.sync_rng`), so what follows draws the same
+    random numbers on every rank. The history is global:
+    ``train_loss``/``train_accuracy`` are summed over ranks (a shard padded to equal size counts its
+    few repeated examples), ``test_accuracy`` by :func:`evaluate` over all ranks. Only rank 0 shows
+    the bar and prints the summary; every rank returns the same history.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    torch.manual_seed(seed)
+    distributed.init_from_env(device)  # no-op outside torchrun, or when the caller already joined
+    device = distributed.local_device(device)
+    torch.manual_seed(seed + distributed.rank())
     generator = torch.Generator().manual_seed(seed)
     model.to(device)
     opt = _optimizer(optimizer, [p for p in model.parameters() if p.requires_grad], lr, weight_decay)
-    loader = make_loader(train_set, batch_size, shuffle=True, generator=generator)
+    loader = make_loader(train_set, batch_size, shuffle=True, generator=generator, shard=True)
     n_steps = epochs * steps_per_epoch(train_set, batch_size)
+    if len(loader) * epochs != n_steps:  # pragma: no cover - guaranteed by local_batch_size
+        raise AssertionError(f"{desc}: {len(loader)} batches per epoch on this rank, expected {n_steps // epochs}")
+    net = distributed.wrap(model, device)
     lr_sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, n_steps) if cosine else None
     rows, steps, started = [], 0, time.perf_counter()
-    bar = tqdm.tqdm(total=n_steps, desc=desc, disable=not progress, file=sys.stderr, leave=True, ascii=True)
+    show = progress and distributed.is_main()
+    bar = tqdm.tqdm(total=n_steps, desc=desc, disable=not show, file=sys.stderr, leave=True, ascii=True)
     try:
         for epoch in range(1, epochs + 1):
-            model.train()
+            set_epoch(loader, epoch - 1)
+            net.train()
             loss_sum = torch.zeros((), dtype=torch.float64, device=device)  # on the device: no sync per step
             correct = torch.zeros((), dtype=torch.int64, device=device)
             seen = 0
             for x, y in loader:
                 x, y = x.to(device), y.to(device)
-                logits = model(x)
+                logits = net(x)
                 loss = nn.functional.cross_entropy(logits, y)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -132,20 +221,31 @@ def train_classifier(
                 correct += (logits.argmax(1) == y).sum()
                 seen += len(y)
                 bar.update(1)
+            if distributed.active():
+                distributed.broadcast_buffers(model)
+                totals = distributed.all_sum(torch.stack([loss_sum, correct.double(), loss_sum.new_tensor(seen)]))
+                loss_sum, correct, seen = totals[0], totals[1].long(), int(totals[2])
+            kept = kept_coefficients(model)
+            distributed.check_same(kept, f"{desc}: kept FR coefficients after epoch {epoch}")
             test_acc = evaluate(model, test_set, device, eval_batch_size) if test_set is not None else float("nan")
             train_loss, train_acc = float(loss_sum) / seen, int(correct) / seen
             lr_now = opt.param_groups[0]["lr"]
-            rows.append((epoch, steps, train_loss, train_acc, test_acc, kept_coefficients(model), lr_now))
+            rows.append((epoch, steps, train_loss, train_acc, test_acc, kept, lr_now))
             bar.set_postfix(loss=f"{train_loss:.3f}", test=f"{test_acc:.3f}", refresh=False)
     finally:
         bar.close()
+    del net  # drop the DDP wrapper (and its gradient hooks); the caller keeps the trained model
+    distributed.sync_rng()
     history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
     last = history.iloc[-1]
     kept = f", kept {int(last.kept):,} coefficients" if last.kept else ""
-    print(
-        f"{desc}: {epochs} epochs, {steps} steps, train loss {last.train_loss:.3f}, "
-        f"test accuracy {100 * last.test_accuracy:.1f}%{kept}, wall time: {time.perf_counter() - started:.1f} s"
-    )
+    if distributed.is_main():
+        procs = f" on {distributed.world_size()} processes" if distributed.active() else ""
+        print(
+            f"{desc}: {epochs} epochs, {steps} steps{procs}, train loss {last.train_loss:.3f}, "
+            f"test accuracy {100 * last.test_accuracy:.1f}%{kept}, "
+            f"wall time: {time.perf_counter() - started:.1f} s"
+        )
     return history
 
 

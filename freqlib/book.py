@@ -184,20 +184,23 @@ def run_notebook(
     inplace: bool = False,
     force: bool = False,
     timeout: int | None = None,
+    out: Path | None = None,
 ) -> RunResult:
     """Execute one notebook with papermill under ``profile``.
 
-    Writes the executed copy to ``book/executed/<name>.ipynb`` (or back into the source with
-    ``inplace``, for refreshing committed smoke outputs: no parameter cell is injected and no
-    run record is added, so the source stays clean). Skips the run when the executed copy was
-    made from the same content hash and succeeded.
+    Writes the executed copy to ``out`` (default ``book/executed/<name>.ipynb``; a sweep gives
+    each run its own), or back into the source with ``inplace``, for refreshing committed smoke
+    outputs: no parameter cell is injected and no run record is added, so the source stays clean.
+    Skips the run when the executed copy was made from the same content hash and succeeded.
     """
     import papermill as pm
 
     src = book.source(name)
     params = book.parameters(name, profile, overrides)
     digest = book.content_hash(name, params)
-    out = src if inplace else book.executed(name)
+    if inplace and out is not None:
+        raise ValueError("inplace writes back into the source: give no out path")
+    out = src if inplace else Path(out) if out is not None else book.executed(name)
     if not inplace and not force and out.is_file():
         meta = nbformat.read(out, as_version=4).metadata.get(META_KEY, {})
         if meta.get("hash") == digest and meta.get("status") == "ok":

@@ -1,4 +1,5 @@
-"""The ``freqlib`` command: run notebooks under profiles, build the book, list runs, run experiments.
+"""The ``freqlib`` command: run notebooks under profiles, build the book, list runs, run experiments,
+sweep a notebook over a parameter grid (:mod:`freqlib.sweep`).
 
 ``freqlib experiment MODULE [-p NAME VALUE ...] [--out results.csv]`` calls
 ``freqlib.experiments.MODULE.run(**params)`` and works under ``torchrun`` (one process per GPU)::
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
+import re
 import sys
 import time
 from pathlib import Path
@@ -22,10 +24,24 @@ import yaml
 
 from .book import PROFILES, Book, build_html, list_runs, repo_root, run_all, summary
 
+_SCIENTIFIC = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
+
+
+def parse_value(text: str):
+    """A command-line value as YAML (3 -> int, [1, 2] -> list, null -> None), with ``none`` -> None and
+    scientific notation without a dot (``1e-3``, a string to YAML 1.1) -> float."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        if value.lower() == "none":
+            return None
+        if _SCIENTIFIC.fullmatch(value):
+            return float(value)
+    return value
+
 
 def _overrides(pairs: list[list[str]] | None) -> dict:
-    """``-p NAME VALUE`` pairs; values parsed as YAML (3 -> int, [1, 2] -> list, none -> None)."""
-    return {name: yaml.safe_load(value) for name, value in (pairs or [])}
+    """``-p NAME VALUE`` pairs, values read by :func:`parse_value`."""
+    return {name: parse_value(value) for name, value in (pairs or [])}
 
 
 class ExperimentError(ValueError):
@@ -135,7 +151,37 @@ def _parser() -> argparse.ArgumentParser:
         "-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), help="a run() parameter (YAML value)"
     )
     exp.add_argument("--out", help="write the result table here as CSV (rank 0)")
+    sw = sub.add_parser("sweep", help="run a notebook over a parameter grid on a Dask cluster (freqlib.sweep)")
+    sw.add_argument("notebook", help="notebook name (as in notebooks/profiles.yml)")
+    sw.add_argument(
+        "--grid",
+        action="append",
+        required=True,
+        metavar="NAME=V1,V2",
+        help="a swept parameter and its values (each read as YAML); repeat for a Cartesian product",
+    )
+    sw.add_argument("--profile", choices=PROFILES, default="cpu")
+    sw.add_argument(
+        "-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), help="a fixed parameter (YAML value)"
+    )
+    sw.add_argument("--address", help="a running Dask scheduler (tcp://host:8786); default: a local cluster")
+    sw.add_argument("--workers", type=int, default=2, help="processes of the local cluster (default 2)")
+    sw.add_argument("--out", help="folder for the executed notebooks and results.csv (default book/sweeps/NOTEBOOK)")
+    sw.add_argument("--timeout", type=int, help="seconds per cell")
     return parser
+
+
+def parse_grid(specs: list[str]) -> dict[str, list]:
+    """``["lr=1e-3,1e-2", "period=1,10"]`` -> {"lr": [0.001, 0.01], "period": [1, 10]} (values as YAML)."""
+    grid = {}
+    for spec in specs:
+        name, sep, values = spec.partition("=")
+        if not sep or not name.strip() or not values.strip():
+            raise ValueError(f"--grid {spec!r}: expected NAME=V1,V2,...")
+        if name.strip() in grid:
+            raise ValueError(f"--grid {name.strip()!r} given twice")
+        grid[name.strip()] = [parse_value(v) for v in values.split(",")]
+    return grid
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,6 +193,25 @@ def main(argv: list[str] | None = None) -> int:
             print(f"freqlib experiment: {err}", file=sys.stderr)
             return 2
         return 0
+    if args.command == "sweep":
+        from .sweep import sweep
+
+        try:
+            grid = parse_grid(args.grid)
+        except ValueError as err:
+            print(f"freqlib sweep: {err}", file=sys.stderr)
+            return 2
+        table = sweep(
+            args.notebook,
+            grid,
+            profile=args.profile,
+            parameters=_overrides(args.parameter),
+            out_dir=args.out,
+            address=args.address,
+            workers=args.workers,
+            timeout=args.timeout,
+        )
+        return 1 if (table.status == "failed").any() else 0
     book = Book(repo_root())
     if args.command == "list":
         print(list_runs(book).to_string(index=False))

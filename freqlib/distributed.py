@@ -117,8 +117,10 @@ def wrap(model: nn.Module, device: torch.device | str, **ddp_kwargs) -> nn.Modul
 
 
 def unwrap(model: nn.Module) -> nn.Module:
-    """The module inside a DistributedDataParallel wrapper (``model`` itself otherwise)."""
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+    """The module inside DistributedDataParallel / DataParallel wrappers (``model`` itself otherwise)."""
+    while isinstance(model, nn.parallel.DistributedDataParallel | nn.DataParallel):
+        model = model.module
+    return model
 
 
 def local_batch_size(batch_size: int, world: int | None = None) -> int:

@@ -204,10 +204,22 @@ def set_keep(model: nn.Module, keep: Keep | Mapping[str, Keep], *, min_keep: int
 
 
 def materialize(model: nn.Module) -> nn.Module:
-    """Turn every FR weight back into a plain parameter holding its current spatial weight."""
+    """Turn every FR weight back into a plain parameter holding its current spatial weight.
+
+    Safe on a ``copy.deepcopy`` of an FR model: the copies share torch's generated
+    ``Parametrized*`` class, so each module first gets its own copy of that class and removing
+    the parametrization from one model leaves the other intact.
+    """
     for _, module, pname, _ in list(fr_weights(model)):
+        _own_parametrized_class(module)
         parametrize.remove_parametrizations(module, pname, leave_parametrized=True)
     return model
+
+
+def _own_parametrized_class(module: nn.Module) -> None:
+    """Give ``module`` a private copy of its generated ``Parametrized*`` class (same bases)."""
+    cls = type(module)
+    module.__class__ = type(cls.__name__, cls.__bases__, dict(cls.__dict__))
 
 
 def kept_coefficients(model: nn.Module) -> int:

@@ -68,3 +68,20 @@ class FrequencySchedule:
     def load_state_dict(self, state: dict) -> None:
         self.t = int(state["t"])
         self._apply()
+
+
+def drop_schedule(
+    model: nn.Module, fraction: float, total_steps: int, *, mode: str = "geometric"
+) -> FrequencySchedule | None:
+    """The schedule that drops ``model``'s FR weights to their targets over the first ``fraction`` of
+    ``total_steps`` optimizer steps (``round(fraction * total_steps)`` steps), or None when that
+    rounds to 0 steps: training then starts at the targets (no full-spectrum first steps)."""
+    check_fraction(fraction)
+    steps = round(fraction * total_steps)
+    return FrequencySchedule(model, steps, mode=mode) if steps > 0 else None
+
+
+def check_fraction(fraction: float, name: str = "schedule_fraction") -> None:
+    """Raise ValueError naming ``name`` unless ``fraction`` is a number in [0, 1]."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {fraction!r}")

@@ -33,6 +33,7 @@ from . import distributed as dist
 from .data import DatasetMissing, fashion_mnist
 from .fr import kept_coefficients
 from .schedule import FrequencySchedule
+from .train import make_optimizer
 
 #: Backgrounds of the stand-in: images bundled inside the scikit-image wheel (no download, no pooch
 #: fetch): textures (brick, grass, gravel) and photographs; grey ones are replicated to RGB.
@@ -396,14 +397,6 @@ def evaluate_dice(model: nn.Module, data, device: torch.device | str = "cpu", ba
 HISTORY_COLUMNS = ["epoch", "steps", "train_loss", "test_dice", "kept", "lr"]
 
 
-def _optimizer(name: str, params, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if name == "rmsprop":  # Pytorch-UNet's settings
-        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay, momentum=0.999, foreach=True)
-    raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {name!r}")
-
-
 def segment_steps(n: int, batch_size: int, world: int | None = None) -> int:
     """Optimizer steps per epoch of :func:`train_segmenter` on ``n`` samples with a global ``batch_size``
     over ``world`` processes (default: the current world size): each rank takes ``ceil(n / world)``
@@ -461,7 +454,7 @@ def train_segmenter(
     torch.manual_seed(seed + dist.rank())
     generator = torch.Generator().manual_seed(seed)
     model.to(device)
-    opt = _optimizer(optimizer, [p for p in model.parameters() if p.requires_grad], lr, weight_decay)
+    opt = make_optimizer(optimizer, model, lr, weight_decay)
     sampler = dist.shard(train, shuffle=True, seed=seed)
     n_steps = epochs * segment_steps(len(train), batch_size)
     net = dist.wrap(model, device)

@@ -40,7 +40,7 @@ from torch.utils.data import (
 from . import distributed
 from .data import ImageDataset
 from .fr import SUPPORTED_LAYERS, frequency_regularize, kept_coefficients, layer_kind
-from .schedule import FrequencySchedule
+from .schedule import FrequencySchedule, check_fraction, drop_schedule
 from .zigzag import DEFAULT_MIN_KEEP, RATE_OFFSET
 
 HISTORY_COLUMNS = ["epoch", "steps", "train_loss", "train_accuracy", "test_accuracy", "kept", "lr"]
@@ -126,12 +126,20 @@ def evaluate(model: nn.Module, dataset: Dataset, device: torch.device | str = "c
     return correct / len(dataset)
 
 
-def _optimizer(name: str, params, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
-    raise ValueError(f"optimizer must be 'adam' or 'sgd', got {name!r}")
+#: The optimizers the training loops accept by name, with their fixed settings.
+OPTIMIZERS = {
+    "adam": lambda params, lr, wd: torch.optim.Adam(params, lr=lr, weight_decay=wd),
+    "sgd": lambda params, lr, wd: torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd),
+    # Pytorch-UNet's settings
+    "rmsprop": lambda params, lr, wd: torch.optim.RMSprop(params, lr=lr, weight_decay=wd, momentum=0.999, foreach=True),
+}
+
+
+def make_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """Optimizer ``name`` (:data:`OPTIMIZERS`) over the trainable parameters of ``model``."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}; got {name!r}")
+    return OPTIMIZERS[name]([p for p in model.parameters() if p.requires_grad], lr, weight_decay)
 
 
 def train_classifier(
@@ -188,7 +196,7 @@ def train_classifier(
     torch.manual_seed(seed + distributed.rank())
     generator = torch.Generator().manual_seed(seed)
     model.to(device)
-    opt = _optimizer(optimizer, [p for p in model.parameters() if p.requires_grad], lr, weight_decay)
+    opt = make_optimizer(optimizer, model, lr, weight_decay)
     loader = make_loader(train_set, batch_size, shuffle=True, generator=generator, shard=True)
     n_steps = epochs * steps_per_epoch(train_set, batch_size)
     if len(loader) * epochs != n_steps:  # pragma: no cover - guaranteed by local_batch_size
@@ -270,12 +278,10 @@ def train_fr(
     target from the first step), and the rest of training runs at the target. Other keyword
     arguments go to :func:`train_classifier`; returns its history.
     """
-    if not 0.0 <= schedule_fraction <= 1.0:
-        raise ValueError(f"schedule_fraction must be in [0, 1], got {schedule_fraction!r}")
+    check_fraction(schedule_fraction)
     frequency_regularize(model, keep, min_keep=min_keep)
     total_steps = epochs * steps_per_epoch(train_set, batch_size)
-    steps = round(schedule_fraction * total_steps)
-    schedule = FrequencySchedule(model, max(1, steps), mode=schedule_mode, start=0) if steps > 0 else None
+    schedule = drop_schedule(model, schedule_fraction, total_steps, mode=schedule_mode)
     return train_classifier(
         model, train_set, test_set, epochs=epochs, batch_size=batch_size, schedule=schedule, **kwargs
     )

@@ -158,8 +158,7 @@ def test_bad_names_raise_clear_errors():
 
 @pytest.mark.parametrize("family", list(classify.FAMILIES))
 def test_every_family_forwards_backwards_and_materializes(fr_models, family):
-    # Last in the file: it materializes the shared fixture model itself. (materialize on a deepcopy
-    # would also strip the weight property from the original, whose parametrized class it shares.)
+    # Last in the file: it materializes the shared fixture model itself.
     model = fr_models.pop(family)
     x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     model.train()

@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -77,6 +79,24 @@ def test_forward_uses_only_the_kept_prefix_and_materialize_keeps_it():
     materialize(conv)
     assert type(conv) is nn.Conv2d
     torch.testing.assert_close(conv(x), out, atol=1e-12, rtol=0)
+
+
+def test_materialize_on_a_deepcopy_leaves_the_original_working():
+    # torch's parametrize gives the copy the same generated ParametrizedLinear class; removing the
+    # parametrization from the copy must not strip the original's weight property.
+    model = nn.Sequential(nn.Linear(8, 6), nn.ReLU(), nn.Linear(6, 3)).double()
+    frequency_regularize(model, 10, min_keep=0)
+    x = torch.randn(4, 8, dtype=torch.float64)
+    before = model(x)
+    copy_ = copy.deepcopy(model)
+    materialize(copy_)
+    assert type(copy_[0]) is nn.Linear
+    assert all(parametrize.is_parametrized(model[i], "weight") for i in (0, 2))
+    torch.testing.assert_close(model(x), before, atol=0, rtol=0)
+    torch.testing.assert_close(copy_(x), before, atol=1e-12, rtol=0)
+    materialize(model)  # and the original still materializes afterwards
+    assert type(model[2]) is nn.Linear
+    torch.testing.assert_close(model(x), before, atol=1e-12, rtol=0)
 
 
 def test_gradients_reach_only_kept_coefficients():

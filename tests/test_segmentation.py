@@ -142,8 +142,8 @@ def test_train_segmenter_learns_and_is_reproducible():
     assert evaluate_dice(m1, test, batch_size=5) == pytest.approx(h1.test_dice.iloc[-1])
     x, y = test[:]
     assert evaluate_dice(m1, test) == pytest.approx(dice(m1(x), y).item())
-    with pytest.raises(ValueError, match="optimizer"):
-        train_segmenter(model(), train, None, epochs=1, optimizer="sgd", progress=False)
+    with pytest.raises(ValueError, match="optimizer must be one of 'adam', 'sgd', 'rmsprop'; got 'lbfgs'"):
+        train_segmenter(model(), train, None, epochs=1, optimizer="lbfgs", progress=False)
 
 
 def write_carvana(root, names, size=(8, 12)):

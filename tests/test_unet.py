@@ -22,6 +22,17 @@ def test_unet_layout_and_shapes():
     assert len(weights) == 24 and weights.loc["total", "Org. NoP."] == 31_024_960
 
 
+def test_unet_width_scales_every_channel_count_but_the_image_and_class_ones():
+    full, half = UNet(3, 2).state_dict(), UNet(3, 2, width=32).state_dict()
+    assert list(full) == list(half)  # same names: narrow models load and convert like the full one
+    for name, tensor in full.items():  # channel counts are multiples of 64; kernels, image and classes are not
+        expected = tuple(d // 2 if d % 64 == 0 else d for d in tensor.shape)
+        assert tuple(half[name].shape) == expected, name
+    assert UNet(3, 2, width=5)(torch.rand(2, 3, 16, 16)).shape == (2, 2, 16, 16)
+    with pytest.raises(ValueError, match="UNet: width must be a positive int, got 0"):
+        UNet(width=0)
+
+
 def authors_unet(kept: int) -> nn.Module:
     """A UNet built from frereg 0.1.0 layers as in the authors' release, each keeping ``kept``."""
     model = UNet(3, 2, bias=False, norm_affine=False, track_running_stats=False)

@@ -120,3 +120,28 @@ def result_row(
         "higher is better": higher_is_better,
         "train s": float(train_s),
     }
+
+
+def stored_results(table, decimals: int = 4):
+    """The reproducible part of a result table, for :func:`freqlib.report.results`.
+
+    Keeps the :data:`RESULT_COLUMNS` except ``train s`` (wall-clock time differs between runs, so
+    committed outputs would fail nbval), with ``value`` rounded to ``decimals`` and ``compression``
+    to one decimal.
+    """
+    columns = [c for c in RESULT_COLUMNS if c != "train s"]
+    return table[columns].round({"value": decimals, "compression": 1})
+
+
+#: The book's profiles (see notebooks/profiles.yml).
+PROFILES = ("smoke", "cpu", "paper")
+
+
+def check_run(profile: str, variants, valid, *, what: str) -> None:
+    """Raise ValueError unless ``profile`` is one of :data:`PROFILES` and ``variants`` is a non-empty
+    list of names in ``valid``; ``what`` names the model family in the message."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+    unknown = [v for v in variants if v not in valid]
+    if unknown or not variants:
+        raise ValueError(f"{what} variants must be a non-empty list of {', '.join(valid)}; unknown: {unknown}")

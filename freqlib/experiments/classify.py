@@ -31,7 +31,7 @@ from .. import distributed as dist
 from .. import models, paper, report
 from ..data import DatasetMissing, ImageDataset, cifar10, fashion_mnist
 from ..fr import fr_weights, frequency_regularize, set_keep
-from ..schedule import FrequencySchedule
+from ..schedule import check_fraction, drop_schedule
 from ..train import evaluate, make_loader, train_classifier
 from . import RESULT_COLUMNS, result_row
 
@@ -254,8 +254,7 @@ def experiment(
         raise ValueError("variants must name at least one variant")
     for v in variants:
         _check_variant(family, v)
-    if not 0.0 <= schedule_fraction <= 1.0:
-        raise ValueError(f"schedule_fraction must be in [0, 1], got {schedule_fraction!r}")
+    check_fraction(schedule_fraction)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
     if resize is not None and family != "alexnet":
@@ -272,9 +271,7 @@ def experiment(
     for variant in variants:
         model = build(family, variant, seed=seed, resize=resize)
         dense = variant == "dense"
-        schedule = None
-        if not dense and round(schedule_fraction * total_steps) > 0:
-            schedule = FrequencySchedule(model, max(1, round(schedule_fraction * total_steps)), mode=schedule_mode)
+        schedule = None if dense else drop_schedule(model, schedule_fraction, total_steps, mode=schedule_mode)
         started = time.perf_counter()
         history = train_classifier(
             model,

@@ -50,10 +50,10 @@ from ..io import load_compact, save_compact
 from ..metrics import feature_statistics, frechet_distance
 from ..models.gan import DCGANDiscriminator, DCGANGenerator
 from ..models.lenet import LeNet5
-from ..schedule import FrequencySchedule
+from ..schedule import FrequencySchedule, check_fraction, drop_schedule
 from ..tables import parameter_table
 from ..train import make_loader, set_epoch, steps_per_epoch, train_classifier
-from . import MNIST_LABELS, RESULT_COLUMNS, load_labelled, result_row
+from . import MNIST_LABELS, RESULT_COLUMNS, check_run, load_labelled, result_row
 
 FAMILY = "gan"
 METRIC = "Fréchet distance (book classifier)"
@@ -80,7 +80,6 @@ HISTORY_COLUMNS = ["epoch", "steps", "loss_d", "loss_g", "d_real", "d_fake", "ke
 #: What each data set stands for in this chapter (the paper's GAN data is not stated; MNIST-like
 #: 1x64x64 images follow from the architecture).
 DATA_LABELS = MNIST_LABELS
-PROFILES = ("smoke", "cpu", "paper")
 
 
 def _positive_int(name: str, value) -> None:
@@ -499,13 +498,8 @@ def run(
     DataFrame with a "variant" column), "discriminators", "classifier", "untrained" (the initial
     generator), "label" (the data's label), "floor", "ceiling" and "classifier accuracy".
     """
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
-    unknown = [v for v in variants if v not in VARIANTS]
-    if unknown or not variants:
-        raise ValueError(f"variants must be a non-empty list of {', '.join(VARIANTS)}; unknown: {unknown}")
-    if not 0.0 <= schedule_fraction <= 1.0:
-        raise ValueError(f"schedule_fraction must be in [0, 1], got {schedule_fraction!r}")
+    check_run(profile, variants, VARIANTS, what="GAN")
+    check_fraction(schedule_fraction)
     _positive_int("eval_samples", eval_samples)
     if eval_samples < 2:
         raise ValueError(f"eval_samples must be at least 2 (a covariance needs 2 samples), got {eval_samples}")
@@ -553,12 +547,11 @@ def run(
     for variant in variants:
         generator, discriminator = make_pair(variant, seed, width=width)
         fr = VARIANTS[variant] is not None
-        n_drop = round(schedule_fraction * steps)
-        schedules = (
-            [FrequencySchedule(m, n_drop, mode=schedule_mode) for m in (generator, discriminator)]
-            if fr and n_drop > 0
-            else None
-        )
+        schedules = None
+        if fr and round(schedule_fraction * steps) > 0:
+            schedules = [
+                drop_schedule(m, schedule_fraction, steps, mode=schedule_mode) for m in (generator, discriminator)
+            ]
         started = time.perf_counter()
         history = train_gan(
             generator,

@@ -24,12 +24,12 @@ from torch import nn
 from .. import distributed as dist
 from ..fr import SUPPORTED_LAYERS, frequency_regularize
 from ..io import load_compact, save_compact
-from ..models.unet import DoubleConv, Down, OutConv, UNet, Up
+from ..models.unet import UNet
 from ..paper import UNET_FREREG_KEEP
-from ..schedule import FrequencySchedule
+from ..schedule import drop_schedule
 from ..segmentation import SegmentationDataset, carvana, evaluate_dice, segment_steps, stand_in, train_segmenter
 from ..tables import parameter_table
-from . import RESULT_COLUMNS, compact_bytes, result_row
+from . import RESULT_COLUMNS, check_run, compact_bytes, result_row
 
 FAMILY = "unet"
 #: Variant -> (keep, min_keep) for :func:`freqlib.frequency_regularize`; None: dense.
@@ -46,37 +46,15 @@ VARIANTS: dict[str, tuple[int | float, int | None] | None] = {
 PAPER_WIDTH = 64
 
 
-class NarrowUNet(UNet):
-    """The UNet layout (same module names, 23 weights, same forward) with ``width`` base channels instead
-    of 64: widths ``w, 2w, 4w, 8w, 16w``. Built from :mod:`freqlib.models.unet`'s blocks."""
-
-    def __init__(self, width: int, n_channels: int = 3, n_classes: int = 2, *, released: bool = True):
-        nn.Module.__init__(self)
-        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-            raise ValueError(f"NarrowUNet: width must be a positive int, got {width!r}")
-        self.n_channels, self.n_classes, self.bilinear, self.width = n_channels, n_classes, False, width
-        kw = {"affine": not released, "track": not released}
-        bias = not released
-        w = width
-        self.inc = DoubleConv(n_channels, w, **kw)
-        self.down1, self.down2 = Down(w, 2 * w, **kw), Down(2 * w, 4 * w, **kw)
-        self.down3, self.down4 = Down(4 * w, 8 * w, **kw), Down(8 * w, 16 * w, **kw)
-        self.up1, self.up2 = Up(16 * w, 8 * w, False, bias, **kw), Up(8 * w, 4 * w, False, bias, **kw)
-        self.up3, self.up4 = Up(4 * w, 2 * w, False, bias, **kw), Up(2 * w, w, False, bias, **kw)
-        self.outc = OutConv(w, n_classes, bias)
-
-
 def build_unet(width: int = PAPER_WIDTH, *, released: bool = True) -> UNet:
     """A UNet for 3-channel images and 2 classes: logits ``(N, 2, H, W)`` for input ``(N, 3, H, W)``.
 
     ``released=True``: the layout of the authors' released UNet-FR checkpoint (no conv bias,
     BatchNorm without affine parameters or running statistics: batch statistics at test time too);
-    ``False``: the common layout (biases, affine BatchNorm with running statistics). ``width`` 64 is
-    :class:`freqlib.models.UNet` itself; any other width is a :class:`NarrowUNet`.
+    ``False``: the common layout (biases, affine BatchNorm with running statistics). ``width``: base
+    channels of :class:`freqlib.models.UNet` (64 in the paper).
     """
-    if width == PAPER_WIDTH:
-        return UNet(3, 2, bias=not released, norm_affine=not released, track_running_stats=not released)
-    return NarrowUNet(width, released=released)
+    return UNet(3, 2, bias=not released, norm_affine=not released, track_running_stats=not released, width=width)
 
 
 def convert(model: nn.Module, variant: str) -> nn.Module:
@@ -187,16 +165,13 @@ def experiment(
     ``data_dir``, ``size``, ``train_size``, ``test_size`` and ``items`` are not used).
     Under ``torchrun`` each process trains its shard (:mod:`freqlib.distributed`).
     """
-    del profile  # a label for the caller; the parameters carry the profile's values
+    check_run(profile, variants, VARIANTS, what="UNet")  # the profile is a label; the parameters carry its values
     device = dist.init_from_env(device)
     if datasets is None:
         datasets = load_data(
             data, data_dir=data_dir, size=size, train_size=train_size, test_size=test_size, items=items, seed=seed
         )
     train, test, label = datasets
-    unknown = [v for v in variants if v not in VARIANTS]
-    if unknown:
-        raise ValueError(f"unknown UNet variants {unknown}; valid: {', '.join(VARIANTS)}")
     total_steps = epochs * segment_steps(len(train), batch_size)
     rows, models, histories = [], {}, []
     with tempfile.TemporaryDirectory() as folder:
@@ -204,9 +179,8 @@ def experiment(
             torch.manual_seed(seed)
             model = convert(build_unet(width, released=released), name)
             schedule = None
-            if VARIANTS[name] is not None and schedule_fraction > 0:
-                steps = max(1, round(schedule_fraction * total_steps))
-                schedule = FrequencySchedule(model, steps, mode=schedule_mode)
+            if VARIANTS[name] is not None:
+                schedule = drop_schedule(model, schedule_fraction, total_steps, mode=schedule_mode)
             history = train_segmenter(
                 model,
                 train,

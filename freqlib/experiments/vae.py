@@ -44,9 +44,9 @@ from ..data import ImageDataset
 from ..fr import frequency_regularize, kept_coefficients
 from ..io import load_compact, save_compact
 from ..models.vae import VAE
-from ..schedule import FrequencySchedule
+from ..schedule import FrequencySchedule, check_fraction, drop_schedule
 from ..train import make_loader, set_epoch, steps_per_epoch
-from . import MNIST_LABELS, RESULT_COLUMNS, load_labelled, result_row
+from . import MNIST_LABELS, RESULT_COLUMNS, check_run, load_labelled, result_row
 
 FAMILY = "vae"
 METRIC = "negative ELBO (nats/image)"
@@ -59,7 +59,6 @@ EXTRA_COLUMNS = ("file value", "reconstruction", "KL", "bits/dim")
 HISTORY_COLUMNS = ["epoch", "steps", "train_nelbo", "train_kl", "kept"]
 #: What each data set stands for in this chapter (the label of its results).
 DATA_LABELS = MNIST_LABELS
-PROFILES = ("smoke", "cpu", "paper")
 
 
 # --- the loss -------------------------------------------------------------------------------------
@@ -299,13 +298,8 @@ def run(
     the others on CUDA when present (``device`` overrides). ``models``, when given, receives
     ``{variant: trained model}`` (on the CPU, eval mode) for figures.
     """
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
-    unknown = [v for v in variants if v not in VARIANTS]
-    if unknown or not variants:
-        raise ValueError(f"variants must be a non-empty list of {', '.join(VARIANTS)}; unknown: {unknown}")
-    if not 0.0 <= schedule_fraction <= 1.0:
-        raise ValueError(f"schedule_fraction must be in [0, 1], got {schedule_fraction!r}")
+    check_run(profile, variants, VARIANTS, what="VAE")
+    check_fraction(schedule_fraction)
     model_kwargs = dict(model_kwargs or {})
     device = dist.local_device(dist.init_from_env("cpu" if profile == "smoke" and device is None else device))
     train, test, label = load_data(data, data_dir, train_subset=train_subset, test_subset=test_subset)
@@ -314,8 +308,7 @@ def run(
     for variant in variants:
         model = make_model(variant, seed, **model_kwargs)
         fr = VARIANTS[variant] is not None
-        n_drop = round(schedule_fraction * steps)
-        schedule = FrequencySchedule(model, n_drop, mode=schedule_mode) if fr and n_drop > 0 else None
+        schedule = drop_schedule(model, schedule_fraction, steps, mode=schedule_mode) if fr else None
         started = time.perf_counter()
         train_vae(
             model,

@@ -3,7 +3,9 @@
 from .alexnet import AlexNet, alexnet_cifar
 from .gan import DCGANDiscriminator, DCGANGenerator, dcgan_discriminator, dcgan_generator
 from .lenet import LeNet5
+from .mobilenetv2 import MobileNetV2, mobilenetv2_cifar
 from .resnet import resnet18_cifar
+from .resnext import ResNeXt, resnext29_32x4d
 from .unet import UNet
 from .vae import VAE
 from .vgg import VGG, vgg_cifar
@@ -15,13 +17,17 @@ __all__ = [
     "DCGANDiscriminator",
     "DCGANGenerator",
     "LeNet5",
+    "MobileNetV2",
+    "ResNeXt",
     "UNet",
     "VAE",
     "ViT",
     "alexnet_cifar",
     "dcgan_discriminator",
     "dcgan_generator",
+    "mobilenetv2_cifar",
     "resnet18_cifar",
+    "resnext29_32x4d",
     "vgg_cifar",
     "vit_cifar",
 ]

@@ -80,8 +80,10 @@ class UNet(nn.Module):
 
     ``bias`` applies to the transposed convolutions and the output convolution (the 3x3
     convolutions never have one); ``norm_affine`` and ``track_running_stats`` configure every
-    BatchNorm. With the defaults this is the common layout (31.0M weights with 3 input channels
-    and 2 classes); ``freqlib.paper.build("unet-frereg")`` sets what the authors' checkpoint has.
+    BatchNorm. ``width``: base channels (widths ``w, 2w, 4w, 8w, 16w``; the same module names and
+    23 weights at any width). With the defaults this is the common layout (31.0M weights with 3
+    input channels and 2 classes); ``freqlib.paper.build("unet-frereg")`` sets what the authors'
+    checkpoint has.
     """
 
     def __init__(
@@ -93,21 +95,25 @@ class UNet(nn.Module):
         bias: bool = True,
         norm_affine: bool = True,
         track_running_stats: bool = True,
+        width: int = 64,
     ):
         super().__init__()
-        self.n_channels, self.n_classes, self.bilinear = n_channels, n_classes, bilinear
+        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+            raise ValueError(f"UNet: width must be a positive int, got {width!r}")
+        self.n_channels, self.n_classes, self.bilinear, self.width = n_channels, n_classes, bilinear, width
         kw = {"affine": norm_affine, "track": track_running_stats}
         factor = 2 if bilinear else 1
-        self.inc = DoubleConv(n_channels, 64, **kw)
-        self.down1 = Down(64, 128, **kw)
-        self.down2 = Down(128, 256, **kw)
-        self.down3 = Down(256, 512, **kw)
-        self.down4 = Down(512, 1024 // factor, **kw)
-        self.up1 = Up(1024, 512 // factor, bilinear, bias, **kw)
-        self.up2 = Up(512, 256 // factor, bilinear, bias, **kw)
-        self.up3 = Up(256, 128 // factor, bilinear, bias, **kw)
-        self.up4 = Up(128, 64, bilinear, bias, **kw)
-        self.outc = OutConv(64, n_classes, bias)
+        w = width
+        self.inc = DoubleConv(n_channels, w, **kw)
+        self.down1 = Down(w, 2 * w, **kw)
+        self.down2 = Down(2 * w, 4 * w, **kw)
+        self.down3 = Down(4 * w, 8 * w, **kw)
+        self.down4 = Down(8 * w, 16 * w // factor, **kw)
+        self.up1 = Up(16 * w, 8 * w // factor, bilinear, bias, **kw)
+        self.up2 = Up(8 * w, 4 * w // factor, bilinear, bias, **kw)
+        self.up3 = Up(4 * w, 2 * w // factor, bilinear, bias, **kw)
+        self.up4 = Up(2 * w, w, bilinear, bias, **kw)
+        self.outc = OutConv(w, n_classes, bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x1 = self.inc(x)

@@ -421,14 +421,17 @@ def test_export_conv_variants(name):
     assert grouped == ("binary_codes" if name == "binary_quantize" else f"{TRANSFORMS[name].name} (stored dense)")
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+DEVICES = ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]  # the GPU case where there is one
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", list(TRANSFORMS))
-def test_cuda_regularize_and_export(name):
-    model = small_net().cuda()
+def test_regularize_and_export_on_each_device(name, device):
+    model = small_net().to(device)
     reg = occ.OccasionalRegularizer(model, TRANSFORMS[name], 1)
     reg.step()
     new, report = occ.export(reg, input_shape=(1, 3, 8, 8))
-    x = gaussian(2, 3, 8, 8).cuda()
+    x = gaussian(2, 3, 8, 8).to(device)
     assert torch.allclose(new(x), model(x), atol=1e-4) and len(report) == 3
 
 

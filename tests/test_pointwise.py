@@ -268,6 +268,8 @@ def test_count_macs_matches_section_3_1_formula():
     expected = int(counts.sum()) * blocks * (k**2 + cout) + union * cout * blocks * k**2
     assert count_macs(layer, (cin, h, w)) == expected
     assert count_macs(layer.compile_dense(), (cin, h, w)) == expected
+    dense64 = copy.deepcopy(layer).double().compile_dense()  # float64 buffers: the probe input follows them
+    assert count_macs(dense64, (cin, h, w)) == expected
     # sizes not divisible by the block count the padded blocks
     assert layer_macs(layer, (cin, 9, 9))[""]["idct"] == union * cout * 9 * k**2
 

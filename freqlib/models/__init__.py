@@ -5,10 +5,12 @@ from .gan import DCGANDiscriminator, DCGANGenerator, dcgan_discriminator, dcgan_
 from .lenet import LeNet5
 from .mobilenetv2 import MobileNetV2, mobilenetv2_cifar
 from .resnet import resnet18_cifar
+from .resnet_cifar import ResNetCifarA, resnet32_cifar
 from .resnext import ResNeXt, resnext29_32x4d
 from .unet import UNet
 from .vae import VAE
 from .vgg import VGG, vgg_cifar
+from .vgg19 import VGG19Cifar, vgg19_cifar
 from .vit import ViT, vit_cifar
 
 __all__ = [
@@ -19,6 +21,8 @@ __all__ = [
     "LeNet5",
     "MobileNetV2",
     "ResNeXt",
+    "ResNetCifarA",
+    "VGG19Cifar",
     "UNet",
     "VAE",
     "ViT",
@@ -27,7 +31,9 @@ __all__ = [
     "dcgan_generator",
     "mobilenetv2_cifar",
     "resnet18_cifar",
+    "resnet32_cifar",
     "resnext29_32x4d",
+    "vgg19_cifar",
     "vgg_cifar",
     "vit_cifar",
 ]

@@ -6,17 +6,39 @@ import torch
 from torch import nn
 
 
-class BasicBlock(nn.Module):
-    """Two 3x3 conv-BN layers with an identity or 1x1 conv-BN shortcut."""
+class PadShortcut(nn.Module):
+    """He et al.'s option-A shortcut: ``x[:, :, ::stride, ::stride]`` with ``planes - in_planes`` zero
+    channels added (half before, half after), no parameters. (N, in, H, W) -> (N, planes, H/s, W/s)."""
 
-    def __init__(self, in_planes: int, planes: int, stride: int = 1):
+    def __init__(self, in_planes: int, planes: int, stride: int):
         super().__init__()
+        self.stride = stride
+        self.pad = planes - in_planes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]
+        return nn.functional.pad(x, (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 conv-BN layers (no bias) plus a shortcut, then ReLU.
+
+    Where the shape changes the shortcut is a 1x1 conv-BN (``shortcut="projection"``, option B) or
+    :class:`PadShortcut` (``"pad"``, option A, no parameters); otherwise the identity.
+    """
+
+    def __init__(self, in_planes: int, planes: int, stride: int = 1, shortcut: str = "projection"):
+        super().__init__()
+        if shortcut not in ("projection", "pad"):
+            raise ValueError(f"BasicBlock: shortcut must be 'projection' or 'pad', got {shortcut!r}")
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
-        self.shortcut = nn.Sequential()
-        if stride != 1 or in_planes != planes:
+        self.shortcut: nn.Module = nn.Sequential()
+        if (stride != 1 or in_planes != planes) and shortcut == "pad":
+            self.shortcut = PadShortcut(in_planes, planes, stride)
+        elif stride != 1 or in_planes != planes:
             self.shortcut = nn.Sequential(nn.Conv2d(in_planes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

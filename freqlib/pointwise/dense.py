@@ -85,6 +85,13 @@ class DenseBandPointwise(nn.Module):
                 self.products[-1] = (self.products[-1][0], p + 1, prefix[n])
             else:
                 self.products.append((p, p + 1, prefix[n]))
+        # band masks (exact prefixes): one forward DCT of all kept coefficients for all active
+        # channels (entries past a coefficient's prefix are computed but never read), b products
+        # instead of b per run; costs at most C*K/sum(mask) times the DCT MACs, a small share
+        # of the pointwise MACs when C_out >> b*b, and saves the per-run calls
+        self.fused_dct = exact and len(self.runs) > 1
+        kept_basis = basis[kept].view(len(kept), block, block).transpose(0, 1) if kept else basis[:0]
+        self.register_buffer("fused_basis", kept_basis.contiguous() if self.fused_dct else None)  # (i, K, j)
         self.register_buffer("inverse_basis", basis[kept].T.contiguous())  # (b*b, K)
         self.dc_bias = bias is not None and 0 in position
         scaled = None if bias is None else bias.detach().clone() * (block if self.dc_bias else 1)
@@ -130,7 +137,12 @@ class DenseBandPointwise(nn.Module):
         spec = self._scratch("spec", (k, c, length), x)  # (coefficient, channel, position)
         if self.zero_fill:
             spec.zero_()
-        for r, (start, stop, first, last) in enumerate(self.runs):
+        if self.fused_dct:
+            dst = spec.view(k, c * length)
+            torch.mm(self.fused_basis[0], rows[0].T, out=dst)
+            for i in range(1, b):
+                dst.addmm_(self.fused_basis[i], rows[i].T)
+        for r, (start, stop, first, last) in enumerate([] if self.fused_dct else self.runs):
             basis = getattr(self, f"run_basis_{r}")  # (i, k_r, j)
             sub = rows[:, start * length : stop * length]  # (i, m_r * positions, j)
             if last is None:  # rows scattered in the kept order: compute, then copy into place

@@ -15,6 +15,7 @@ other layers (BatchNorm, pooling, activations, bias additions) count zero.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Sequence
 
 import torch
@@ -74,9 +75,10 @@ def layer_macs(module: nn.Module, input_shape: Sequence[int]) -> dict[str, dict[
     for name, sub in module.named_modules():
         if isinstance(sub, _COUNTED):
             handles.append(sub.register_forward_hook(functools.partial(hook, name)))
-    param = next(module.parameters(), None)
-    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
-    device = param.device if param is not None else None
+    # the input's dtype and device follow the module's first floating tensor (parameters, then buffers)
+    tensor = next((t for t in itertools.chain(module.parameters(), module.buffers()) if t.is_floating_point()), None)
+    dtype = tensor.dtype if tensor is not None else torch.float32
+    device = tensor.device if tensor is not None else None
     try:
         with torch.no_grad():
             module(torch.zeros(shape, dtype=dtype, device=device))

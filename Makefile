@@ -38,14 +38,14 @@ book: $(STAMP) book-debs
 	$(VENV)/bin/freqlib build --profile cpu
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check freqlib tests benchmarks
+	$(VENV)/bin/ruff check freqlib tests benchmarks notebooks
 	$(VENV)/bin/ruff format --check freqlib tests benchmarks
 
 test: lint test-debs
 	$(PY) -m pytest -q tests notebooks $(NBVAL)
 
 bench: $(STAMP)
-	cd benchmarks && ../$(PY) bench_reconstruction.py && ../$(PY) bench_training_step.py
+	cd benchmarks && ../$(PY) bench_reconstruction.py && ../$(PY) bench_training_step.py && ../$(PY) bench_pointwise.py
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format freqlib tests benchmarks

@@ -39,7 +39,7 @@ book: $(STAMP) book-debs
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check freqlib tests benchmarks notebooks
-	$(VENV)/bin/ruff format --check freqlib tests benchmarks
+	$(VENV)/bin/ruff format --check freqlib tests benchmarks notebooks
 
 test: lint test-debs
 	$(PY) -m pytest -q tests notebooks $(NBVAL)
@@ -48,8 +48,8 @@ bench: $(STAMP)
 	cd benchmarks && ../$(PY) bench_reconstruction.py && ../$(PY) bench_training_step.py && ../$(PY) bench_pointwise.py
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format freqlib tests benchmarks
-	$(VENV)/bin/ruff check --fix freqlib tests benchmarks
+	$(VENV)/bin/ruff format freqlib tests benchmarks notebooks
+	$(VENV)/bin/ruff check --fix freqlib tests benchmarks notebooks
 
 clean:
 	rm -rf $(VENV) _build book/executed book/status.md .pytest_cache .ruff_cache

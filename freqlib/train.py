@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import pandas as pd
 import torch
@@ -40,8 +41,15 @@ from torch.utils.data import (
 from . import distributed
 from .data import ImageDataset
 from .fr import SUPPORTED_LAYERS, frequency_regularize, kept_coefficients, layer_kind
-from .schedule import FrequencySchedule, check_fraction, drop_schedule
+from .schedule import check_fraction, drop_schedule
 from .zigzag import DEFAULT_MIN_KEEP, RATE_OFFSET
+
+
+class Stepper(Protocol):
+    """Anything stepped after each optimizer step (a FrequencySchedule, an OccasionalRegularizer)."""
+
+    def step(self) -> object: ...
+
 
 HISTORY_COLUMNS = ["epoch", "steps", "train_loss", "train_accuracy", "test_accuracy", "kept", "lr"]
 
@@ -154,11 +162,12 @@ def train_classifier(
     weight_decay: float = 0.0,
     cosine: bool = False,
     device: torch.device | str = "cpu",
-    schedule: FrequencySchedule | None = None,
+    schedule: Stepper | Sequence[Stepper] | None = None,
     seed: int = 0,
     progress: bool = True,
     desc: str = "train",
     eval_batch_size: int = 1000,
+    max_steps: int | None = None,
 ) -> pd.DataFrame:
     """Train ``model`` (moved to ``device``) with cross-entropy; return one history row per epoch.
 
@@ -167,7 +176,10 @@ def train_classifier(
     random inside the model), so two runs from the same initial model and seed are bitwise equal
     on the same device and thread count. ``optimizer`` is ``"adam"`` or ``"sgd"`` (momentum 0.9).
     ``cosine=True`` anneals the learning rate to 0 over all steps (cosine, stepped per batch).
-    ``schedule.step()`` is called after every optimizer step. History columns: ``epoch``,
+    ``schedule.step()`` is called after every optimizer step (``schedule`` may also be a sequence of
+    such objects, e.g. one :class:`~freqlib.occasional.OccasionalRegularizer` per layer, stepped in
+    order). ``max_steps`` ends training after that many optimizer steps, inside the last epoch,
+    whose history row then covers the partial epoch (``epochs`` must reach it). History columns: ``epoch``,
     ``steps`` (optimizer steps so far), ``train_loss`` (mean over the epoch's examples),
     ``train_accuracy`` (running, during the epoch), ``test_accuracy`` (after the epoch; NaN without
     ``test_set``), ``kept`` (FR coefficients kept at the end of the epoch; 0 for a dense model),
@@ -198,9 +210,17 @@ def train_classifier(
     model.to(device)
     opt = make_optimizer(optimizer, model, lr, weight_decay)
     loader = make_loader(train_set, batch_size, shuffle=True, generator=generator, shard=True)
-    n_steps = epochs * steps_per_epoch(train_set, batch_size)
-    if len(loader) * epochs != n_steps:  # pragma: no cover - guaranteed by local_batch_size
-        raise AssertionError(f"{desc}: {len(loader)} batches per epoch on this rank, expected {n_steps // epochs}")
+    per_epoch = steps_per_epoch(train_set, batch_size)
+    if len(loader) != per_epoch:  # pragma: no cover - guaranteed by local_batch_size
+        raise AssertionError(f"{desc}: {len(loader)} batches per epoch on this rank, expected {per_epoch}")
+    n_steps = epochs * per_epoch
+    if max_steps is not None:
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or not 1 <= max_steps <= n_steps:
+            raise ValueError(
+                f"max_steps must be an int in [1, epochs * batches per epoch = {n_steps}], got {max_steps!r}"
+            )
+        epochs, n_steps = math.ceil(max_steps / per_epoch), max_steps
+    steppers = [] if schedule is None else list(schedule) if isinstance(schedule, Sequence) else [schedule]
     net = distributed.wrap(model, device)
     lr_sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, n_steps) if cosine else None
     rows, steps, started = [], 0, time.perf_counter()
@@ -222,13 +242,15 @@ def train_classifier(
                 opt.step()
                 if lr_sched is not None:
                     lr_sched.step()
-                if schedule is not None:
-                    schedule.step()
+                for stepper in steppers:
+                    stepper.step()
                 steps += 1
                 loss_sum += loss.detach().double() * len(y)
                 correct += (logits.argmax(1) == y).sum()
                 seen += len(y)
                 bar.update(1)
+                if steps == n_steps:
+                    break
             if distributed.active():
                 distributed.broadcast_buffers(model)
                 totals = distributed.all_sum(torch.stack([loss_sum, correct.double(), loss_sum.new_tensor(seen)]))

@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import matplotlib.image
+import nbformat
 import pytest
 import yaml
 
@@ -69,6 +70,25 @@ def _parse(page: Path) -> _Tags:
 def test_toc_and_profiles_agree():
     chapters = {f.removeprefix("book/executed/") for f in toc_files() if f.startswith("book/executed/")}
     assert chapters == set(Book(REPO).names())
+
+
+@pytest.mark.parametrize("name", Book(REPO).names())
+def test_parameters_cell_parses_and_names_every_profile_knob(name, caplog):
+    """papermill must read every line of the parameters cell (a comment holding a second ``=``
+    makes it skip the line with a warning), and every knob a profile sets must be one of them."""
+    from papermill.translators import PythonTranslator
+
+    book = Book(REPO)
+    cells = [
+        c for c in nbformat.read(book.source(name), as_version=4).cells if "parameters" in c.metadata.get("tags", [])
+    ]
+    assert len(cells) == 1, f"{name}: exactly one cell must be tagged 'parameters'"
+    with caplog.at_level("WARNING", logger="papermill"):
+        names = {p.name for p in PythonTranslator.inspect(cells[0])}
+    assert not caplog.records, f"{name}: " + "; ".join(r.getMessage() for r in caplog.records)
+    for profile in ("smoke", "cpu", "paper"):
+        unknown = set(book.parameters(name, profile)) - names
+        assert not unknown, f"{name}: profile {profile} sets {sorted(unknown)}, not in the parameters cell"
 
 
 def test_every_toc_page_is_built_with_its_images_and_no_errors(html):

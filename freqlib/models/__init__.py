@@ -2,7 +2,7 @@
 
 from .alexnet import AlexNet, alexnet_cifar
 from .gan import DCGANDiscriminator, DCGANGenerator, dcgan_discriminator, dcgan_generator
-from .lenet import LeNet5
+from .lenet import LeNet5, LeNet300100
 from .mobilenetv2 import MobileNetV2, mobilenetv2_cifar
 from .resnet import resnet18_cifar
 from .resnet_cifar import ResNetCifarA, resnet32_cifar
@@ -19,6 +19,7 @@ __all__ = [
     "DCGANDiscriminator",
     "DCGANGenerator",
     "LeNet5",
+    "LeNet300100",
     "MobileNetV2",
     "ResNeXt",
     "ResNetCifarA",

@@ -1,4 +1,4 @@
-"""LeNet-5 in the Caffe layout used by the compression literature (430,500 weights)."""
+"""LeNet-5 in the Caffe layout (430,500 weights) and LeNet-300-100 (266,200), as in the pruning literature."""
 
 from __future__ import annotations
 
@@ -25,3 +25,22 @@ class LeNet5(nn.Module):
         x = torch.max_pool2d(torch.relu(self.conv2(x)), 2)
         x = torch.relu(self.fc1(x.flatten(1)))
         return self.fc2(x)
+
+
+class LeNet300100(nn.Module):
+    """The fully connected LeNet-300-100: 784 -> 300 -> 100 -> 10 with ReLU, no dropout.
+
+    Input (N, 1, 28, 28) (flattened inside), output logits (N, 10). Weights: 235,200 + 30,000 +
+    1,000 = 266,200 (the 266.2K of the pruning literature; biases not counted).
+    """
+
+    def __init__(self, num_classes: int = 10, in_features: int = 784):
+        super().__init__()
+        self.fc1 = nn.Linear(in_features, 300)
+        self.fc2 = nn.Linear(300, 100)
+        self.fc3 = nn.Linear(100, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.fc1(x.flatten(1)))
+        x = torch.relu(self.fc2(x))
+        return self.fc3(x)

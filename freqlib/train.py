@@ -279,6 +279,17 @@ def train_classifier(
     return history
 
 
+def train_steps(
+    model: nn.Module, train_set: Dataset, test_set: Dataset | None, *, steps: int, batch_size: int = 64, **kwargs
+) -> pd.DataFrame:
+    """:func:`train_classifier` for exactly ``steps`` optimizer steps (as many epochs as they need,
+    the last one cut short); ``kwargs`` go to :func:`train_classifier`."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"train_steps: steps must be a positive int, got {steps!r}")
+    epochs = math.ceil(steps / steps_per_epoch(train_set, batch_size))
+    return train_classifier(model, train_set, test_set, epochs=epochs, max_steps=steps, batch_size=batch_size, **kwargs)
+
+
 def train_fr(
     model: nn.Module,
     keep: int | float | Mapping[str, int | float],

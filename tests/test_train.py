@@ -5,7 +5,7 @@ from torch.utils.data import Dataset, TensorDataset
 
 import freqlib
 from freqlib.models.lenet import LeNet5
-from freqlib.train import evaluate, keep_budget, steps_per_epoch, train_classifier, train_fr
+from freqlib.train import evaluate, keep_budget, steps_per_epoch, train_classifier, train_fr, train_steps
 
 
 def toy_data(n: int = 256, seed: int = 0) -> TensorDataset:
@@ -129,3 +129,17 @@ def test_keep_budget_lenet():
     for bad in (3, 430_501, 776.0):
         with pytest.raises(ValueError, match="keep_budget"):
             keep_budget(LeNet5(), bad)
+
+
+def test_train_steps_runs_exactly_that_many_steps_and_checks_them():
+    class Counter:
+        calls = 0
+
+        def step(self):
+            Counter.calls += 1
+
+    data = toy_data(100)  # 4 batches of 32 per epoch (the last one partial)
+    history = train_steps(toy_model(), data, None, steps=6, batch_size=32, schedule=Counter(), progress=False)
+    assert Counter.calls == 6 and list(history.steps) == [4, 6]
+    with pytest.raises(ValueError, match="train_steps: steps must be a positive int"):
+        train_steps(toy_model(), data, None, steps=0)

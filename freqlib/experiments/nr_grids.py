@@ -9,7 +9,7 @@ period, and the optimal ``e_w / pNR`` (``e_w = E|w - w'|`` per event) is roughly
 
 Only Figures 11 and 12 and Table 2 print numbers (:func:`paper_grid`, :func:`paper_table2`);
 Figures 3, 4, 9, 10 and 13 are images. One cell here (:func:`train_cell`) trains a classifier with
-:func:`freqlib.train.train_classifier` and one :class:`~freqlib.occasional.OccasionalRegularizer`
+:func:`freqlib.train.train_steps` and one :class:`~freqlib.occasional.OccasionalRegularizer`
 (:func:`~freqlib.occasional.weight_decay` or :func:`~freqlib.occasional.uniform_noise`, ``lr`` = 1
 so the factor is the whole per-event change, as Table 2's factors read) over every Conv and Linear
 weight. The event falls on steps ``pNR, 2 pNR, ...`` before the last step: the model is evaluated as
@@ -18,7 +18,6 @@ the optimizer left it, not right after a regularization event.
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections.abc import Sequence
@@ -34,7 +33,7 @@ from ..data import ImageDataset
 from ..models.lenet import LeNet5
 from ..models.resnet_cifar import ResNetCifarA
 from ..occasional import OccasionalRegularizer, uniform_noise, weight_decay
-from ..train import steps_per_epoch, train_classifier
+from ..train import train_steps
 from . import check_run, load_labelled
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "paper"
@@ -217,14 +216,12 @@ def train_cell(
     if kind is not None:
         period = _check_period(period, steps)
         regs = [regularizer(model, kind, period, strength, stop=steps, seed=seed)]
-    epochs = math.ceil(steps / steps_per_epoch(train_set, batch_size))
     started = time.perf_counter()
-    history = train_classifier(
+    history = train_steps(
         model,
         train_set,
         test_set,
-        epochs=epochs,
-        max_steps=steps,
+        steps=steps,
         batch_size=batch_size,
         lr=lr,
         optimizer=optimizer,

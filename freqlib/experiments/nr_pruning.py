@@ -20,7 +20,6 @@ Shorter runs (``steps`` below 20,000) scale ``t_i`` and ``t_f`` with ``steps``.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,7 +30,7 @@ from torch import nn
 
 from ..models.lenet import LeNet5, LeNet300100
 from ..occasional import OccasionalRegularizer, gradual_rate, magnitude_prune
-from ..train import evaluate, steps_per_epoch, train_classifier
+from ..train import evaluate, train_steps
 from . import MNIST_LABELS, check_run, load_labelled
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "paper"
@@ -147,14 +146,12 @@ def train_one(
     if period and steps % period:
         raise ValueError(f"steps ({steps}) must be a multiple of {model_name}'s pNR ({period}): the last step prunes")
     regs = pruners(model, targets(model_name), period, **schedule) if period else []
-    epochs = math.ceil(steps / steps_per_epoch(train_set, batch_size))
     started = time.perf_counter()
-    history = train_classifier(
+    history = train_steps(
         model,
         train_set,
         test_set,
-        epochs=epochs,
-        max_steps=steps,
+        steps=steps,
         batch_size=batch_size,
         lr=lr,
         schedule=regs,

@@ -39,6 +39,7 @@ from torch.utils.data import (
 )
 
 from . import distributed
+from .augment import RandomCropFlip
 from .data import ImageDataset
 from .fr import SUPPORTED_LAYERS, frequency_regularize, kept_coefficients, layer_kind
 from .schedule import check_fraction, drop_schedule
@@ -150,6 +151,18 @@ def make_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float =
     return OPTIMIZERS[name]([p for p in model.parameters() if p.requires_grad], lr, weight_decay)
 
 
+def make_augmenter(augment: bool | int, seed: int = 0) -> RandomCropFlip | None:
+    """The batch augmentation that ``augment`` asks for: False/0 none, True a 4-pixel
+    :class:`~freqlib.augment.RandomCropFlip`, an int that padding."""
+    if augment is False or augment == 0:
+        return None
+    if augment is True:
+        return RandomCropFlip(4, seed=seed)
+    if isinstance(augment, int) and augment > 0:
+        return RandomCropFlip(augment, seed=seed)
+    raise ValueError(f"augment must be a bool or a padding in pixels (int >= 0), got {augment!r}")
+
+
 def train_classifier(
     model: nn.Module,
     train_set: Dataset,
@@ -168,6 +181,7 @@ def train_classifier(
     desc: str = "train",
     eval_batch_size: int = 1000,
     max_steps: int | None = None,
+    augment: bool | int = False,
 ) -> pd.DataFrame:
     """Train ``model`` (moved to ``device``) with cross-entropy; return one history row per epoch.
 
@@ -179,7 +193,10 @@ def train_classifier(
     ``schedule.step()`` is called after every optimizer step (``schedule`` may also be a sequence of
     such objects, e.g. one :class:`~freqlib.occasional.OccasionalRegularizer` per layer, stepped in
     order). ``max_steps`` ends training after that many optimizer steps, inside the last epoch,
-    whose history row then covers the partial epoch (``epochs`` must reach it). History columns: ``epoch``,
+    whose history row then covers the partial epoch (``epochs`` must reach it). ``augment``: True
+    (4 pixels) or a padding in pixels augments each training batch on the device with
+    :class:`~freqlib.augment.RandomCropFlip` (random translation and left-right mirror, He et al.'s
+    CIFAR recipe), seeded from ``seed`` (and the rank). History columns: ``epoch``,
     ``steps`` (optimizer steps so far), ``train_loss`` (mean over the epoch's examples),
     ``train_accuracy`` (running, during the epoch), ``test_accuracy`` (after the epoch; NaN without
     ``test_set``), ``kept`` (FR coefficients kept at the end of the epoch; 0 for a dense model),
@@ -209,6 +226,7 @@ def train_classifier(
     generator = torch.Generator().manual_seed(seed)
     model.to(device)
     opt = make_optimizer(optimizer, model, lr, weight_decay)
+    augmenter = make_augmenter(augment, seed + distributed.rank())
     loader = make_loader(train_set, batch_size, shuffle=True, generator=generator, shard=True)
     per_epoch = steps_per_epoch(train_set, batch_size)
     if len(loader) != per_epoch:  # pragma: no cover - guaranteed by local_batch_size
@@ -235,6 +253,8 @@ def train_classifier(
             seen = 0
             for x, y in loader:
                 x, y = x.to(device), y.to(device)
+                if augmenter is not None:
+                    x = augmenter(x)
                 logits = net(x)
                 loss = nn.functional.cross_entropy(logits, y)
                 opt.zero_grad(set_to_none=True)
@@ -269,11 +289,12 @@ def train_classifier(
     history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
     last = history.iloc[-1]
     kept = f", kept {int(last.kept):,} coefficients" if last.kept else ""
+    tested = "no test set" if test_set is None else f"test accuracy {100 * last.test_accuracy:.1f}%"
     if distributed.is_main():
         procs = f" on {distributed.world_size()} processes" if distributed.active() else ""
         print(
             f"{desc}: {epochs} epochs, {steps} steps{procs}, train loss {last.train_loss:.3f}, "
-            f"test accuracy {100 * last.test_accuracy:.1f}%{kept}, "
+            f"{tested}{kept}, "
             f"wall time: {time.perf_counter() - started:.1f} s"
         )
     return history

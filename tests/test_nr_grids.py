@@ -193,3 +193,28 @@ def test_grows_with_strength():
     assert nr_grids.grows_with_strength(resnet)
     with pytest.raises(ValueError, match="at least 2 strengths"):
         nr_grids.grows_with_strength(best.iloc[:1])
+
+
+def test_batch_grid_keeps_the_images_shown_and_decays_every_step():
+    data = tiny_digits(20)
+    assert nr_grids.steps_for_batch(40, 10) == 4 and nr_grids.steps_for_batch(40, 40) == 2
+    assert nr_grids.batch_cells([10, 20], [0.0, 0.01]) == [(10, 0.0), (10, 0.01), (20, 0.0), (20, 0.01)]
+    frame = nr_grids.run_batch_grid([5, 10], [0.0, 0.05], data, data, images=40, lr=1e-3)
+    assert list(frame.batch_size) == [5, 5, 10, 10] and list(frame.steps) == [8, 8, 4, 4]
+    assert (frame.period == 1).all() and (frame.kind == "decay").all()
+    # pNR = 1: one event per step before the last; theta 0 trains without a regularizer
+    assert list(frame.events) == [0, 7, 0, 3]
+    assert frame.e_w.iloc[0] == 0.0 and frame.e_w.iloc[1] > 0
+    # the theta 0 cell is the plain run of that batch size
+    plain = nr_grids.train_cell(None, 1, 0.0, data, data, steps=8, batch_size=5, lr=1e-3)
+    assert frame.accuracy.iloc[0] == plain["accuracy"]
+    best = nr_grids.best_factor(
+        pd.DataFrame(
+            {"batch_size": [8, 8, 64, 64], "strength": [1e-4, 1e-3, 1e-4, 1e-3], "accuracy": [0.9, 0.8, 0.7, 0.75]}
+        )
+    )
+    assert best.to_dict() == {8: 1e-4, 64: 1e-3}
+    with pytest.raises(ValueError, match="batch_sizes: every batch size must be a positive int"):
+        nr_grids.batch_cells([0], [0.1])
+    with pytest.raises(ValueError, match="images must be a positive int"):
+        nr_grids.steps_for_batch(0, 10)

@@ -60,7 +60,7 @@ PAPER_GRID = {
 }
 #: ResNet-32's schedule: He et al. (2016), which the paper cites for the model (64k steps of SGD,
 #: momentum 0.9, batches of 128, learning rate 0.1); ours anneals it with a cosine instead of the
-#: two step drops and uses no data augmentation.
+#: two step drops. He et al.'s augmentation (4-pixel crops, flips) is ``augment=True``.
 PAPER_SCHEDULE = {"model": "resnet-32", "steps": 64_000, "batch_size": 128, "lr": 0.1, "optimizer": "sgd"}
 
 #: Model name -> (constructor, input channels).
@@ -194,6 +194,7 @@ def train_cell(
     lr: float = 1e-3,
     optimizer: str = "adam",
     cosine: bool = False,
+    augment: bool | int = False,
     seed: int = 0,
     device: str | torch.device = "cpu",
     progress: bool = False,
@@ -201,7 +202,8 @@ def train_cell(
     """Train one grid cell from scratch (same initial model and batches for every cell); one row.
 
     ``kind`` None trains without regularization (``period`` and ``strength`` are then ignored and
-    reported as 0). Images ``(N, C, H, W)`` already in ``model_name``'s format (:func:`adapt`).
+    reported as 0). Images ``(N, C, H, W)`` already in ``model_name``'s format (:func:`adapt`);
+    ``augment`` (True or a padding in pixels) adds random crops and flips (He et al.'s CIFAR recipe).
     Row: ``kind`` ("decay", "noise" or "none"), ``period``, ``strength``, ``accuracy`` (test,
     fraction), ``events`` (regularization events), ``e_w`` (mean ``E|w - w'|`` per event over all
     regularized weights), ``e_w/pNR`` and ``train s`` (seconds).
@@ -226,6 +228,7 @@ def train_cell(
         lr=lr,
         optimizer=optimizer,
         cosine=cosine,
+        augment=augment,
         schedule=regs,
         seed=seed,
         device=device,
@@ -271,6 +274,21 @@ def run_grid(
     return pd.DataFrame(rows)
 
 
+def load_for(
+    model: str, data: str, data_dir=None, train_subset: int | None = None, test_subset: int | None = None
+) -> tuple[ImageDataset, ImageDataset, str]:
+    """(train, test, label) of ``data`` (:func:`~freqlib.experiments.load_labelled`; Fashion-MNIST
+    stands in for a data set not on disk) in ``model``'s input format (:func:`adapt`)."""
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {', '.join(MODELS)}; got {model!r}")
+    train, test, label = load_labelled(
+        data, data_dir, train_subset=train_subset, test_subset=test_subset, labels=LABELS
+    )
+    if model == "lenet-5" and train.shape[1] != 1:
+        raise ValueError(f"model 'lenet-5' takes grey 28x28 images; data {data!r} has {train.shape[1]} channels")
+    return adapt(train, model), adapt(test, model), label
+
+
 def run(
     profile: str = "smoke",
     kinds: Sequence[str] = KINDS,
@@ -287,6 +305,7 @@ def run(
     lr: float = PAPER_SCHEDULE["lr"],
     optimizer: str = PAPER_SCHEDULE["optimizer"],
     cosine: bool = True,
+    augment: bool | int = False,
     seed: int = 0,
     device: str | torch.device = "cpu",
 ) -> tuple[pd.DataFrame, str]:
@@ -305,12 +324,7 @@ def run(
         cells += grid_cells(kind, periods, factors if kind == "decay" else amplitudes)
     for _, p, _ in cells[1:]:
         _check_period(p, steps)
-    train, test, label = load_labelled(
-        data, data_dir, train_subset=train_subset, test_subset=test_subset, labels=LABELS
-    )
-    if model == "lenet-5" and train.shape[1] != 1:
-        raise ValueError(f"model 'lenet-5' takes grey 28x28 images; data {data!r} has {train.shape[1]} channels")
-    train, test = adapt(train, model), adapt(test, model)
+    train, test, label = load_for(model, data, data_dir, train_subset, test_subset)
     frame = run_grid(
         cells,
         train,
@@ -322,10 +336,82 @@ def run(
         lr=lr,
         optimizer=optimizer,
         cosine=cosine,
+        augment=augment,
         seed=seed,
         device=device,
     )
     return frame, label
+
+
+def run_batch(
+    batch_sizes: Sequence[int],
+    factors: Sequence[float],
+    *,
+    images: int,
+    model: str = PAPER_SCHEDULE["model"],
+    data: str = "cifar10",
+    data_dir=None,
+    train_subset: int | None = None,
+    test_subset: int | None = None,
+    **cell_args,
+) -> tuple[pd.DataFrame, str]:
+    """Figure 10 on ``data`` (:func:`load_for`): :func:`run_batch_grid` over ``batch_sizes`` x
+    ``factors`` at pNR = 1, each cell shown ``images`` training images; returns (frame, data label)."""
+    train, test, label = load_for(model, data, data_dir, train_subset, test_subset)
+    frame = run_batch_grid(batch_sizes, factors, train, test, images=images, model_name=model, **cell_args)
+    return frame, label
+
+
+def batch_cells(batch_sizes: Sequence[int], factors: Sequence[float]) -> list[tuple[int, float]]:
+    """The (batch size, decay factor) cells of Figure 10's grid, batch sizes outer, factors inner."""
+    if not batch_sizes or not factors:
+        raise ValueError(
+            f"Fig. 10 grid: batch_sizes and factors must be non-empty, got {batch_sizes!r} and {factors!r}"
+        )
+    for b in batch_sizes:
+        if isinstance(b, bool) or not isinstance(b, Integral) or b < 1:
+            raise ValueError(f"batch_sizes: every batch size must be a positive int, got {b!r}")
+    return [(int(b), _check_strength("decay", f)) for b in batch_sizes for f in factors]
+
+
+def steps_for_batch(images: int, batch_size: int) -> int:
+    """Optimizer steps that show ``images`` training images (the same epochs for every batch size),
+    at least 2."""
+    if isinstance(images, bool) or not isinstance(images, Integral) or images < 1:
+        raise ValueError(f"images must be a positive int, got {images!r}")
+    return max(2, round(images / batch_size))
+
+
+def run_batch_grid(
+    batch_sizes: Sequence[int],
+    factors: Sequence[float],
+    train_set: ImageDataset,
+    test_set: ImageDataset,
+    *,
+    images: int,
+    **cell_args,
+) -> pd.DataFrame:
+    """Figure 10: weight decay at every step (pNR = 1) over (batch size x decay factor theta).
+
+    Every cell sees the same number of training ``images`` (:func:`steps_for_batch`), so a larger
+    batch takes fewer steps and so fewer decay events; theta 0 is the unregularized model of that
+    batch size. One :func:`train_cell` row per cell plus ``batch_size`` and ``steps``.
+    """
+    cells = batch_cells(batch_sizes, factors)
+    rows = []
+    for batch_size, theta in tqdm.tqdm(cells, desc=f"Fig. 10: {len(cells)} cells", file=sys.stderr, ascii=True):
+        steps = steps_for_batch(images, batch_size)
+        kind = "decay" if theta > 0 else None
+        row = train_cell(kind, 1, theta, train_set, test_set, steps=steps, batch_size=batch_size, **cell_args)
+        rows.append({**row, "kind": "decay", "period": 1, "strength": theta, "batch_size": batch_size, "steps": steps})
+    return pd.DataFrame(rows)
+
+
+def best_factor(frame: pd.DataFrame, value: str = "accuracy") -> pd.Series:
+    """Per batch size (index, ascending), the decay factor of the highest ``value`` in a
+    :func:`run_batch_grid` frame."""
+    best = frame.loc[frame.groupby("batch_size")[value].idxmax()]
+    return best.set_index("batch_size").strength.sort_index()
 
 
 def heatmap(ax, table: pd.DataFrame, *, title: str, fmt: str = "{:.1f}", higher_is_better: bool = True):

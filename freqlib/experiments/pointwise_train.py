@@ -57,7 +57,7 @@ from ..pointwise import (
     round_fcmask,
     strategy_mask,
 )
-from ..train import evaluate, make_loader, train_classifier
+from ..train import evaluate, make_augmenter, make_loader, train_classifier
 from . import PROFILES
 from .classify import load_data as classify_load_data
 from .classify import recalibrate_batchnorm
@@ -421,6 +421,7 @@ def _phase(
     on_step: Callable[[int], None] | None,
     step0: int,
     bar: tqdm.tqdm,
+    augmenter: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> list[dict]:
     """``steps`` Adam steps on the FCMasks (``masks=True``; weights and BatchNorm frozen, FCMask
     clipped to [0, 1]) or on everything else (FCMask frozen, BatchNorm in train mode)."""
@@ -442,6 +443,8 @@ def _phase(
     for i in range(steps):
         x, y = next(batches)
         x, y = x.to(device), y.to(device)
+        if augmenter is not None:
+            x = augmenter(x)
         ce = F.cross_entropy(model(x), y)
         penalty = fcmask_penalty(model)
         loss = ce + lam * penalty if masks else ce
@@ -494,6 +497,7 @@ def train_pruned(
     refine_lr: float = 1e-3,
     snapshot_every: int = 10,
     bn_images: int = 512,
+    augment: bool | int = False,
     seed: int = 0,
     device: torch.device | str = "cpu",
     progress: bool = True,
@@ -504,7 +508,8 @@ def train_pruned(
     weights. ``"alternate"``: ``cycles`` rounds of ``mask_steps / cycles`` mask steps, rounding and
     ``refine_steps / cycles`` refine steps. ``lam``: lambda of section 3.3's loss (>= 0). The row has
     ``scheme``, ``lambda``, ``reduction`` (x), ``accuracy`` (after refinement), ``accuracy before
-    refinement`` (after the first rounding) and ``kept`` (fraction of kept coefficients).
+    refinement`` (after the first rounding) and ``kept`` (fraction of kept coefficients). ``augment``:
+    batch augmentation of both phases (:func:`freqlib.train.make_augmenter`).
     """
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
@@ -520,6 +525,7 @@ def train_pruned(
     reset_masks(model)
     torch.manual_seed(seed)
     batches = _batches(train, batch_size, seed)
+    augmenter = make_augmenter(augment, seed)
     histograms = [{"step": 0, **{f"coef{i}": int(c) for i, c in enumerate(band_histogram(model))}}]
 
     def fcmasks() -> dict[str, np.ndarray]:
@@ -542,7 +548,7 @@ def train_pruned(
         for k in range(cycles):
             m_steps = mask_steps // cycles + (k < mask_steps % cycles)
             r_steps = refine_steps // cycles + (k < refine_steps % cycles)
-            common = dict(lam=lam, device=device, on_step=record, bar=bar)
+            common = dict(lam=lam, device=device, on_step=record, bar=bar, augmenter=augmenter)
             rows += _phase(model, batches, m_steps, masks=True, lr=mask_lr, step0=step, **common)
             step += m_steps
             snapshots[step] = fcmasks()
@@ -641,6 +647,7 @@ def experiment(
     refine_lr: float = 1e-3,
     snapshot_every: int = 5,
     profile_images: int = 256,
+    augment: bool | int = False,
     seed: int = 0,
     device: torch.device | str = "cpu",
     progress: bool = True,
@@ -652,7 +659,8 @@ def experiment(
     run each. ``datasets``: (train, test, label, classes) from :func:`load_data` (else loaded from
     ``data``, ``size`` and the subsets). Returns a :class:`TrainResult`: ``sweep`` (strategy rows and
     ``input_res`` rows), ``runs`` (one row per learned run), ``pruned`` {(scheme, lambda): PrunedRun}
-    and ``layers`` (Fig 8 for the learn-then-refine run whose reduction is closest to 2x).
+    and ``layers`` (Fig 8 for the learn-then-refine run whose reduction is closest to 2x). ``augment``
+    (True or a padding in pixels) augments every training batch with random crops and flips.
     """
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
@@ -687,6 +695,7 @@ def experiment(
         optimizer=optimizer,
         weight_decay=weight_decay,
         cosine=True,
+        augment=augment,
         device=device,
         seed=seed,
         progress=progress,
@@ -726,6 +735,7 @@ def experiment(
                 mask_lr=mask_lr,
                 refine_lr=refine_lr,
                 snapshot_every=snapshot_every,
+                augment=augment,
                 seed=seed,
                 device=device,
                 progress=progress,

@@ -5,9 +5,10 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# Debian packages: Fashion-MNIST (data for the notebooks), Chromium (the book's browser test).
-BOOK_DEBS := dataset-fashion-mnist
-TEST_DEBS := dataset-fashion-mnist chromium
+# Debian packages: Fashion-MNIST and the King James Bible (data for the notebooks; the KJV stands in
+# for PTB in nr_lstm), Chromium (the book's browser test).
+BOOK_DEBS := dataset-fashion-mnist bible-kjv bible-kjv-text
+TEST_DEBS := dataset-fashion-mnist bible-kjv bible-kjv-text chromium
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
 .PHONY: book test lint bench format clean book-debs test-debs

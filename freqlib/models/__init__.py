@@ -3,6 +3,7 @@
 from .alexnet import AlexNet, alexnet_cifar
 from .gan import DCGANDiscriminator, DCGANGenerator, dcgan_discriminator, dcgan_generator
 from .lenet import LeNet5, LeNet300100
+from .lstm_lm import WordLSTM, lstm_large, lstm_medium, lstm_small
 from .mobilenetv2 import MobileNetV2, mobilenetv2_cifar
 from .resnet import resnet18_cifar
 from .resnet_cifar import ResNetCifarA, resnet32_cifar
@@ -27,9 +28,13 @@ __all__ = [
     "UNet",
     "VAE",
     "ViT",
+    "WordLSTM",
     "alexnet_cifar",
     "dcgan_discriminator",
     "dcgan_generator",
+    "lstm_large",
+    "lstm_medium",
+    "lstm_small",
     "mobilenetv2_cifar",
     "resnet18_cifar",
     "resnet32_cifar",

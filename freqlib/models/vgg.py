@@ -25,11 +25,21 @@ class VGG(nn.Module):
 
     ``features``: for each number in the plan a 3x3 conv (padding 1) + BatchNorm + ReLU, for each
     "M" a 2x2 max-pool; then a global average pool (1x1 for 32x32 inputs) and ``classifier``, a
-    single Linear(512, num_classes).
+    single Linear(512, num_classes). ``width`` scales every channel count (``max(1, round(c * width))``;
+    1: the plan as listed).
     """
 
-    def __init__(self, cfg: str = "vgg19", num_classes: int = 10, in_channels: int = 3, batch_norm: bool = True):
+    def __init__(
+        self,
+        cfg: str = "vgg19",
+        num_classes: int = 10,
+        in_channels: int = 3,
+        batch_norm: bool = True,
+        width: float = 1.0,
+    ):
         super().__init__()
+        if not width > 0:
+            raise ValueError(f"VGG: width must be > 0, got {width!r}")
         if cfg not in CONFIGS:
             raise ValueError(f"VGG: unknown cfg {cfg!r}; valid: {sorted(CONFIGS)}")
         self.cfg = cfg
@@ -39,6 +49,7 @@ class VGG(nn.Module):
             if v == "M":
                 layers.append(nn.MaxPool2d(2, 2))
                 continue
+            v = max(1, round(v * width))
             layers.append(nn.Conv2d(channels, v, 3, padding=1))
             if batch_norm:
                 layers.append(nn.BatchNorm2d(v))

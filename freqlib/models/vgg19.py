@@ -17,19 +17,21 @@ from .vgg import VGG
 
 class VGG19Cifar(VGG):
     """Input (N, 3, 32, 32), output logits (N, num_classes). ``features`` as :class:`VGG` (BatchNorm
-    optional: the repository's ``vgg19`` has none, ``vgg19_bn`` has it); ``classifier`` three Linear layers."""
+    optional: the repository's ``vgg19`` has none, ``vgg19_bn`` has it); ``classifier`` three Linear layers.
+    ``width`` scales every channel and hidden-unit count (1: the paper's; below 1: a narrower stand-in)."""
 
-    def __init__(self, num_classes: int = 10, batch_norm: bool = False, dropout: float = 0.5):
-        super().__init__("vgg19", num_classes, batch_norm=batch_norm)
+    def __init__(self, num_classes: int = 10, batch_norm: bool = False, dropout: float = 0.5, width: float = 1.0):
+        super().__init__("vgg19", num_classes, batch_norm=batch_norm, width=width)
         self.pool = nn.Identity()  # five max-pools already give 1x1 on 32x32 inputs
+        c = max(1, round(512 * width))
         self.classifier = nn.Sequential(
             nn.Dropout(dropout),
-            nn.Linear(512, 512),
+            nn.Linear(c, c),
             nn.ReLU(True),
             nn.Dropout(dropout),
-            nn.Linear(512, 512),
+            nn.Linear(c, c),
             nn.ReLU(True),
-            nn.Linear(512, num_classes),
+            nn.Linear(c, num_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -37,6 +39,7 @@ class VGG19Cifar(VGG):
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
-def vgg19_cifar(num_classes: int = 10, batch_norm: bool = False) -> VGG19Cifar:
-    """VGG-19 with the three-layer classifier of Table 8: 16 convs + 3 FC, 20,548,288 weights (no biases)."""
-    return VGG19Cifar(num_classes, batch_norm=batch_norm)
+def vgg19_cifar(num_classes: int = 10, batch_norm: bool = False, width: float = 1.0) -> VGG19Cifar:
+    """VGG-19 with the three-layer classifier of Table 8: 16 convs + 3 FC, 20,548,288 weights (no biases)
+    at ``width`` 1; ``width`` scales the channel and hidden-unit counts."""
+    return VGG19Cifar(num_classes, batch_norm=batch_norm, width=width)

@@ -1,0 +1,907 @@
+"""The NR-period paper's low-rank experiments (Section 6.2, Appendix A.3-A.5): Tucker-2, SVD and tiled SVD.
+
+Two ways to train a compressed network from a pre-trained one, both with the same learning-rate
+schedule (:func:`fine_tune`: piecewise-constant phases of SGD):
+
+- **typical** (:func:`typical_model`): decompose once (Tucker-2 into three convs, via
+  :func:`freqlib.occasional.export`) and fine-tune that structure;
+- **occasional** (:func:`occasional_regularizers`): keep the dense model and replace every selected
+  weight by its decomposition every ``pNR`` steps (Steps 1-4 of Section 6.2); the last step is an
+  event (Step 3), so the accuracy is measured right after it and :func:`export_plan` extracts the
+  decomposed structure. SVD and tiled SVD of the lowered ``T x (S d d)`` kernel exist only this way.
+
+What to decompose and how is a *plan*: a list of (transform, module names), one entry per group of
+layers sharing a transform (:func:`tucker_plan`, :func:`svd_plan`, :func:`tiled_plan`).
+:class:`EventMonitor` records the probe loss and test accuracy right before and right after every
+regularization event (Figures 8 and 16: ``dL/L`` and ``dw = ||w - w~||_F^2 / N(w)``).
+
+Ranks for a target compression ratio: a ``k x k`` tile of rank ``r`` stores ``2 r k`` numbers
+instead of ``k^2``, so a lowered matrix cut into whole tiles is compressed ``k / (2 r)`` times and
+``r = floor(k / (2 ratio))`` (Table 5's ranks: 16, 8, 4, 2 at 2x for tiles of 64 ... 8).
+:func:`svd_rank_for` counts exactly (edge tiles, ranks capped by the tile) and takes the largest
+rank that reaches the ratio. Tucker-2 with ranks ``(R_t, R_s)`` stores ``S R_s + d^2 R_s R_t + T R_t``
+numbers (Section 6.2's formula; :func:`tucker_params`).
+
+The printed numbers: Table 5 (:func:`paper_table5`), Table 6 (:func:`paper_table6`) and the text on
+Figure 19 (:func:`paper_fig19`); Figures 7, 8, 16 and 18 are images.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import math
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from numbers import Integral, Real
+from pathlib import Path
+
+import pandas as pd
+import torch
+import tqdm
+from torch import nn
+
+from ..data import ImageDataset
+from ..models.resnet_cifar import ResNetCifarA
+from ..models.vgg19 import VGG19Cifar
+from ..occasional import OccasionalRegularizer, export, low_rank, tiled_low_rank, tucker2
+from ..occasional.transforms import Transform
+from ..train import evaluate, train_steps
+from . import load_labelled
+from .nr_grids import LABELS
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "paper"
+
+Plan = list[tuple[Transform, list[str]]]
+
+#: Section 6.2 / A.3-A.5 (ResNet-32 on CIFAR-10): 200 epochs of SGD at 0.1, 0.01, 0.001 for 100, 50 and
+#: 50 epochs, pNR 200. The batch size is not printed: He et al.'s 128.
+PAPER_RESNET = {
+    "epochs": 200,
+    "batch_size": 128,
+    "lrs": (0.1, 0.01, 0.001),
+    "fractions": (0.5, 0.25, 0.25),
+    "period": 200,
+    "rcs": (0.3, 0.4, 0.5, 0.6, 0.7),
+}
+#: Table 6 (VGG19 on CIFAR-10): 300 epochs, learning rate 0.01 halved every 50 epochs, pNR 300, 64x64 tiles;
+#: FC layers compressed 8x first, convolutions with S < 128 left dense.
+PAPER_VGG = {
+    "epochs": 300,
+    "batch_size": 128,
+    "lrs": tuple(0.01 * 0.5**i for i in range(6)),
+    "fractions": (1 / 6,) * 6,
+    "period": 300,
+    "tile": 64,
+    "fc_ratio": 8,
+    "min_in": 128,
+}
+#: Figure 19 (ResNet-34 on ImageNet): 80 epochs at 0.01, 0.001, 0.0001 for 20, 30 and 30 epochs, pNR 500;
+#: Tucker R_c = 0.46 against 64x64 tiles of rank 10 (both 3.1x), layers with S < 128 left dense.
+PAPER_RESNET34 = {
+    "epochs": 80,
+    "lrs": (0.01, 0.001, 0.0001),
+    "fractions": (0.25, 0.375, 0.375),
+    "period": 500,
+    "rc": 0.46,
+    "tile": 64,
+    "rank": 10,
+    "min_in": 128,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# the paper's printed numbers
+
+
+def paper_table5() -> pd.DataFrame:
+    """Table 5 as printed: ``ratio`` (2 or 4), ``tile`` (k of k x k), ``rank``, ``accuracy`` and
+    ``pretrained`` (%), one row per cell."""
+    return pd.read_csv(DATA / "nr_table5.csv", comment="#")
+
+
+def paper_table6() -> pd.DataFrame:
+    """Table 6 as printed: ``scheme`` (pre-trained, tucker, tiled_svd), ``parameter``, ``R_c``, ``tile``,
+    ``rank``, ``weights_M``, ``weights_ratio``, ``flops_M``, ``flops_ratio``, ``accuracy`` (%)."""
+    return pd.read_csv(DATA / "nr_table6.csv", comment="#")
+
+
+def paper_fig19() -> pd.DataFrame:
+    """The text on Figure 19 (ResNet-34, ImageNet), indexed by ``scheme``: ``parameter``, ``compression``,
+    ``top1``, ``top5`` (%)."""
+    return pd.read_csv(DATA / "nr_fig19.csv", comment="#").set_index("scheme")
+
+
+# ---------------------------------------------------------------------------------------------
+# parameter counts and ranks
+
+
+def _check_ratio(ratio) -> float:
+    if isinstance(ratio, bool) or not isinstance(ratio, Real) or not ratio >= 1:
+        raise ValueError(f"ratio (target compression) must be a real number >= 1, got {ratio!r}")
+    return float(ratio)
+
+
+def lowered_shape(shape: Sequence[int]) -> tuple[int, int]:
+    """(rows, cols) of the lowered weight of ``shape`` ``(T, S, *kernel)``: ``T x (S * prod(kernel))``."""
+    return int(shape[0]), int(math.prod(shape[1:]))
+
+
+def tiled_params(shape: Sequence[int], tile: int | None, rank: int) -> int:
+    """Numbers stored by the SVD of the lowered weight cut into ``tile x tile`` tiles (None: one tile),
+    each tile ``th x tw`` keeping rank ``min(rank, th, tw)``: ``sum min(rank, th, tw) (th + tw)``.
+
+    Edge tiles are smaller when ``tile`` does not divide the matrix (as :func:`freqlib.occasional.tiled_low_rank`)."""
+    m, n = lowered_shape(shape)
+    tm, tn = (m, n) if tile is None else (tile, tile)
+    total = 0
+    for rows in _spans(m, tm):
+        for cols in _spans(n, tn):
+            count = (rows[1] // rows[0]) * (cols[1] // cols[0])  # tiles of size rows[0] x cols[0]
+            total += count * min(rank, rows[0], cols[0]) * (rows[0] + cols[0])
+    return total
+
+
+def _spans(n: int, t: int) -> list[tuple[int, int]]:
+    """(tile size, total length) of the whole tiles and of the edge remainder along one axis."""
+    t = min(t, n)
+    whole = (n // t) * t
+    return [(t, whole)] + ([(n - whole, n - whole)] if n > whole else [])
+
+
+def svd_rank_for(shape: Sequence[int], ratio: float, tile: int | None = None) -> int:
+    """The largest rank whose (tiled) SVD of a weight of ``shape`` is compressed at least ``ratio`` times.
+
+    Whole ``k x k`` tiles: ``floor(k / (2 ratio))``; one tile (``tile`` None) of an ``m x n`` matrix:
+    ``floor(m n / (ratio (m + n)))``. Raises ValueError (naming the shape) when rank 1 cannot reach it.
+    """
+    ratio = _check_ratio(ratio)
+    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, Integral) or tile < 1):
+        raise ValueError(f"tile must be a positive int or None, got {tile!r}")
+    dense = math.prod(shape)
+    best = 0
+    for r in range(1, min(*lowered_shape(shape), tile or math.inf) + 1):
+        if dense / tiled_params(shape, tile, r) >= ratio - 1e-12:
+            best = r
+        else:
+            break
+    if best == 0:
+        raise ValueError(f"a weight of shape {tuple(shape)} with tile {tile} cannot reach {ratio:g}x even at rank 1")
+    return best
+
+
+def tucker_params(shape: Sequence[int], ranks: tuple[int, int]) -> int:
+    """Numbers stored by Tucker-2 of a ``(T, S, d, d)`` weight with ranks ``(R_t, R_s)``:
+    ``S R_s + d^2 R_s R_t + T R_t`` (Section 6.2)."""
+    t, s, k = shape[0], shape[1], math.prod(shape[2:])
+    rt, rs = ranks
+    return s * rs + k * rs * rt + t * rt
+
+
+def tucker_ranks_for(shape: Sequence[int], ratio: float) -> tuple[int, int]:
+    """The largest ``(R_t, R_s)`` proportional to ``(T, S)`` (``R_s = max(1, round(R_t S / T))``) whose
+    Tucker-2 is compressed at least ``ratio`` times; ValueError naming the shape when (1, 1) cannot."""
+    ratio = _check_ratio(ratio)
+    t, s = shape[0], shape[1]
+    for rt in range(t, 0, -1):
+        rs = max(1, min(s, math.floor(rt * s / t + 0.5)))
+        if math.prod(shape) / tucker_params(shape, (rt, rs)) >= ratio - 1e-12:
+            return rt, rs
+    raise ValueError(f"a weight of shape {tuple(shape)} cannot reach {ratio:g}x with Tucker-2")
+
+
+# ---------------------------------------------------------------------------------------------
+# models and layer selections
+
+
+def build_resnet(blocks: int = 5, width: float = 1.0, num_classes: int = 10) -> ResNetCifarA:
+    """He et al.'s CIFAR ResNet with ``blocks`` blocks per stage (5: ResNet-32) and widths ``(16, 32, 64) * width``."""
+    if not width > 0:
+        raise ValueError(f"width must be > 0, got {width!r}")
+    widths = tuple(max(1, round(c * width)) for c in (16, 32, 64))
+    return ResNetCifarA(blocks, num_classes, widths=widths)
+
+
+def build_vgg19(width: float = 1.0, batch_norm: bool = True, dropout: float = 0.5, num_classes: int = 10) -> nn.Module:
+    """VGG19 of Table 8 (:class:`freqlib.models.VGG19Cifar`) with channel counts scaled by ``width`` and
+    ``dropout`` before the two hidden FC layers (the repository's 0.5)."""
+    return VGG19Cifar(num_classes, batch_norm=batch_norm, dropout=dropout, width=width)
+
+
+def convs(model: nn.Module, *, skip_first: bool = True, min_in: int = 0, kernel_only: bool = True) -> list[str]:
+    """Names of the Conv2d layers to compress, in model order: all but the first (``skip_first``), with
+    ``S >= min_in`` input channels and (``kernel_only``) a kernel larger than 1x1."""
+    names = []
+    for i, (name, m) in enumerate((n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)):
+        if (skip_first and i == 0) or m.in_channels < min_in or (kernel_only and m.kernel_size == (1, 1)):
+            continue
+        names.append(name)
+    return names
+
+
+def largest_convs(model: nn.Module) -> list[str]:
+    """The convolutions with ``T = S =`` the widest channel count (ResNet-32: the 9 with T = S = 64, d = 3)."""
+    layers = {n: m for n, m in model.named_modules() if isinstance(m, nn.Conv2d)}
+    widest = max(m.out_channels for m in layers.values())
+    return [n for n, m in layers.items() if m.in_channels == m.out_channels == widest]
+
+
+def linears(model: nn.Module) -> list[str]:
+    """Names of the Linear layers, in model order."""
+    return [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
+
+
+def _by_shape(model: nn.Module, names: Sequence[str]) -> dict[tuple[int, ...], list[str]]:
+    modules = dict(model.named_modules())
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for n in names:
+        if n not in modules or not hasattr(modules[n], "weight"):
+            raise ValueError(f"layer {n!r} is not a layer with a weight in the model")
+        groups.setdefault(tuple(modules[n].weight.shape), []).append(n)
+    return groups
+
+
+def tucker_plan(model: nn.Module, names: Sequence[str], *, rc: float | None = None, ratio: float | None = None) -> Plan:
+    """Tucker-2 of the layers ``names``: ranks ``R_c (T, S)`` (``rc``, one transform) or, per shape, the
+    largest proportional ranks reaching ``ratio`` (:func:`tucker_ranks_for`)."""
+    if (rc is None) == (ratio is None):
+        raise ValueError("tucker_plan: give exactly one of rc and ratio")
+    if rc is not None:
+        return [(tucker2(rc), list(names))]
+    return [(tucker2(ranks=tucker_ranks_for(shape, ratio)), group) for shape, group in _by_shape(model, names).items()]
+
+
+def svd_plan(model: nn.Module, names: Sequence[str], ratio: float) -> Plan:
+    """SVD of the lowered weights of ``names``, per shape the largest rank reaching ``ratio``."""
+    return [(low_rank(svd_rank_for(shape, ratio)), group) for shape, group in _by_shape(model, names).items()]
+
+
+def tiled_plan(
+    model: nn.Module,
+    names: Sequence[str],
+    tile: int | Mapping[int, int],
+    *,
+    ratio: float | None = None,
+    rank: int | None = None,
+) -> Plan:
+    """Tiled SVD of ``names``: ``tile`` (k of k x k, or a mapping input channels S -> k, as Figure 18's
+    per-group ``(k1, k2, k3)``), per shape the largest rank reaching ``ratio``, or a fixed ``rank``."""
+    if (ratio is None) == (rank is None):
+        raise ValueError("tiled_plan: give exactly one of ratio and rank")
+    plan: Plan = []
+    for shape, group in _by_shape(model, names).items():
+        if isinstance(tile, Mapping):
+            if shape[1] not in tile:
+                raise ValueError(f"tile: no tile size for input channels S = {shape[1]} (layers {group[0]}, ...)")
+            k = tile[shape[1]]
+        else:
+            k = tile
+        r = rank if rank is not None else svd_rank_for(shape, ratio, k)
+        plan.append((tiled_low_rank(k, r), group))
+    return plan
+
+
+def export_plan(
+    model: nn.Module, plan: Plan, input_shape: tuple[int, ...] | None = None
+) -> tuple[nn.Module, pd.DataFrame]:
+    """The decomposed copy of ``model`` (each group exported in turn by :func:`freqlib.occasional.export`:
+    Tucker-2 -> three convs, SVD -> two, tiled SVD -> tiled factors) and the concatenated per-layer report."""
+    out, reports = model, []
+    for transform, names in plan:
+        out, report = export(out, transform, modules=names, input_shape=input_shape)
+        reports.append(report)
+    return out, pd.concat(reports, ignore_index=True)
+
+
+@torch.no_grad()
+def dense_counts(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[int, float]:
+    """(weights, MACs of one forward pass on zeros of ``input_shape``) of every Conv2d and Linear of
+    ``model`` (biases excluded; a conv's weight counts once per output position)."""
+    macs, hooks = [0.0], []
+
+    def hook(module, inputs, output):
+        per = module.out_channels if isinstance(module, nn.Conv2d) else module.out_features
+        macs[0] += module.weight.numel() * output.numel() / per
+
+    layers = [m for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    hooks = [m.register_forward_hook(hook) for m in layers]
+    was = model.training
+    try:
+        model.eval()
+        ref = next(model.parameters())
+        model(torch.zeros(input_shape, dtype=ref.dtype, device=ref.device))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was)
+    return sum(m.weight.numel() for m in layers), macs[0]
+
+
+def model_size(model: nn.Module, report: pd.DataFrame, input_shape: tuple[int, ...]) -> dict:
+    """Weights (numbers, biases excluded) and MACs of the whole ``model`` (dense) and after the ``report``'s
+    decompositions (:func:`export_plan`, float32). Keys: ``weights``, ``weights compressed``, ``macs``,
+    ``macs compressed``, and the ratios ``compression`` (the compressed layers only; NaN without any),
+    ``model compression`` (whole model) and ``mac reduction`` (whole model)."""
+    weights, macs = dense_counts(model, input_shape)
+    saved_w = float((report.dense_bytes - report.compressed_bytes).sum()) / 4
+    saved_m = float((report.dense_macs - report.compressed_macs).sum())
+    compressed = float(report.compressed_bytes.sum())
+    return {
+        "weights": weights,
+        "weights compressed": weights - saved_w,
+        "macs": macs,
+        "macs compressed": macs - saved_m,
+        "compression": float(report.dense_bytes.sum()) / compressed if compressed else float("nan"),
+        "model compression": weights / (weights - saved_w),
+        "mac reduction": macs / (macs - saved_m),
+    }
+
+
+def typical_model(model: nn.Module, plan: Plan) -> nn.Module:
+    """The typical scheme's starting point: a copy of ``model`` with each planned layer replaced by its
+    decomposition (Tucker-2: 1x1 conv S -> R_s, d x d conv R_s -> R_t, 1x1 conv R_t -> T), trainable
+    (the other parameters keep their ``requires_grad``)."""
+    out, _ = export_plan(model, plan)
+    return out
+
+
+def occasional_regularizers(model: nn.Module, plan: Plan, period: int) -> list[OccasionalRegularizer]:
+    """One :class:`OccasionalRegularizer` per plan entry, every ``period`` steps on ``model`` itself."""
+    return [OccasionalRegularizer(model, t, period, modules=names) for t, names in plan]
+
+
+# ---------------------------------------------------------------------------------------------
+# training
+
+
+def phases(steps: int, lrs: Sequence[float], fractions: Sequence[float]) -> list[tuple[float, int]]:
+    """(learning rate, steps) of each phase of a piecewise-constant schedule; the step counts sum to ``steps``
+    (phase ends rounded to whole steps)."""
+    if len(lrs) != len(fractions) or not lrs:
+        raise ValueError(f"lrs and fractions must be non-empty and of one length, got {lrs!r} and {fractions!r}")
+    total = sum(fractions)
+    ends = [round(steps * sum(fractions[: i + 1]) / total) for i in range(len(fractions))]
+    starts = [0, *ends[:-1]]
+    return [(float(lr), e - s) for lr, s, e in zip(lrs, starts, ends)]
+
+
+def fine_tune(
+    model: nn.Module,
+    train_set,
+    *,
+    steps: int,
+    lrs: Sequence[float],
+    fractions: Sequence[float],
+    batch_size: int,
+    steppers: Sequence = (),
+    optimizer: str = "sgd",
+    weight_decay: float = 1e-4,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+) -> float:
+    """Train ``model`` for ``steps`` SGD steps along the phases (:func:`phases`), stepping ``steppers``
+    after every step; returns the wall time (s). Each phase is one :func:`freqlib.train.train_steps`
+    (a fresh optimizer, batches shuffled with seed ``seed + phase``); its summary line is not printed."""
+    started = time.perf_counter()
+    for i, (lr, n) in enumerate(phases(steps, lrs, fractions)):
+        if n == 0:
+            continue
+        with contextlib.redirect_stdout(io.StringIO()):
+            train_steps(
+                model,
+                train_set,
+                None,
+                steps=n,
+                batch_size=batch_size,
+                lr=lr,
+                optimizer=optimizer,
+                weight_decay=weight_decay,
+                schedule=list(steppers),
+                seed=seed + i,
+                device=device,
+                progress=False,
+            )
+    return time.perf_counter() - started
+
+
+@torch.no_grad()
+def probe_loss(model: nn.Module, probe: tuple[torch.Tensor, torch.Tensor], device="cpu") -> float:
+    """Mean cross-entropy of ``model`` (eval mode) on the probe batch (images (N, C, H, W), labels (N,))."""
+    was = model.training
+    model.eval()
+    x, y = probe
+    loss = nn.functional.cross_entropy(model(x.to(device)), y.to(device)).item()
+    model.train(was)
+    return loss
+
+
+class EventMonitor:
+    """A stepper that steps ``regularizers`` (all with one period) and, around each of their events,
+    records the probe training loss and the test accuracy right before (``pre``) and right after
+    (``post``) the event; with no regularizers it records the model every ``period`` steps (typical
+    training, ``pre == post``).
+
+    ``records``: one dict per event: ``step``, ``loss_pre``, ``loss_post``, ``acc_pre``, ``acc_post``
+    (fractions; NaN without a test set), ``dL/L`` (``(loss_post - loss_pre) / loss_pre``) and ``dw``
+    (``||w - w~||_F^2 / N(w)`` over every regularized weight, Figure 16; 0 without regularizers).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        regularizers: Sequence[OccasionalRegularizer],
+        period: int,
+        probe: tuple[torch.Tensor, torch.Tensor],
+        test_set=None,
+        device: str | torch.device = "cpu",
+    ):
+        periods = {r.period for r in regularizers}
+        if periods - {period}:
+            raise ValueError(f"regularizers have periods {sorted(periods)}; the monitor's period is {period}")
+        self.model, self.regularizers, self.period = model, list(regularizers), int(period)
+        self.probe, self.test_set, self.device = probe, test_set, device
+        self.step_count = 0
+        self.records: list[dict] = []
+
+    def _measure(self) -> tuple[float, float]:
+        was = self.model.training
+        loss = probe_loss(self.model, self.probe, self.device)
+        acc = evaluate(self.model, self.test_set, self.device) if self.test_set is not None else float("nan")
+        self.model.train(was)
+        return loss, acc
+
+    def step(self) -> None:
+        self.step_count += 1
+        regs = self.regularizers
+        due = any(r.due(r.step_count + 1) for r in regs) if regs else self.step_count % self.period == 0
+        if not due:
+            for r in regs:
+                r.step()
+            return
+        loss_pre, acc_pre = self._measure()
+        for r in regs:
+            r.step()
+        loss_post, acc_post = self._measure() if regs else (loss_pre, acc_pre)
+        sizes = [sum(getattr(m, p).numel() for _, m, p in r.targets) for r in regs]
+        dw = sum(r.history[-1]["delta_w"] * n for r, n in zip(regs, sizes)) / sum(sizes) if regs else 0.0
+        self.records.append(
+            {
+                "step": self.step_count,
+                "loss_pre": loss_pre,
+                "loss_post": loss_post,
+                "acc_pre": acc_pre,
+                "acc_post": acc_post,
+                "dL/L": (loss_post - loss_pre) / loss_pre,
+                "dw": dw,
+            }
+        )
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            self.records, columns=["step", "loss_pre", "loss_post", "acc_pre", "acc_post", "dL/L", "dw"]
+        )
+
+
+def pretrain(
+    model: nn.Module, train_set, *, steps: int, batch_size: int, lr: float, seed: int = 0, device="cpu"
+) -> float:
+    """Train the dense starting model (the paper starts from a pre-trained one): SGD, ``lr`` then ``lr / 10``
+    and ``lr / 100`` over the first half and two quarters of ``steps``; returns the wall time (s)."""
+    return fine_tune(
+        model,
+        train_set,
+        steps=steps,
+        lrs=(lr, lr / 10, lr / 100),
+        fractions=(0.5, 0.25, 0.25),
+        batch_size=batch_size,
+        seed=seed,
+        device=device,
+    )
+
+
+def train_compressed(
+    pretrained: nn.Module,
+    method: str,
+    plan: Plan,
+    train_set,
+    test_set,
+    *,
+    steps: int,
+    period: int,
+    lrs: Sequence[float],
+    fractions: Sequence[float],
+    batch_size: int,
+    input_shape: tuple[int, ...],
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    monitor: tuple[torch.Tensor, torch.Tensor] | None = None,
+    monitor_test=None,
+) -> tuple[dict, pd.DataFrame | None, nn.Module]:
+    """Fine-tune a copy of ``pretrained`` compressed by ``plan`` with ``method`` ("typical" or "occasional").
+
+    ``steps`` must be a multiple of ``period`` (pNR) for "occasional", so that training ends right after
+    an event (Step 3). ``monitor`` (a probe batch) turns on an :class:`EventMonitor` every ``period`` steps
+    (test accuracy on ``monitor_test``). Returns (row, monitor frame or None, the decomposed model). The
+    row: ``method``, ``accuracy`` (test, fraction, of the decomposed model), ``accuracy dense`` (the
+    regularized dense model: occasional only), ``events``, the :func:`model_size` keys and ``train s``.
+    """
+    if method not in ("typical", "occasional"):
+        raise ValueError(f"method must be 'typical' or 'occasional', got {method!r}")
+    if isinstance(period, bool) or not isinstance(period, Integral) or period < 1:
+        raise ValueError(f"period (pNR) must be a positive int, got {period!r}")
+    if method == "occasional" and steps % period:
+        raise ValueError(f"steps ({steps}) must be a multiple of pNR ({period}): training ends at Step 3, an event")
+    torch.manual_seed(seed)
+    base = copy.deepcopy(pretrained).to(device)
+    regs = occasional_regularizers(base, plan, period) if method == "occasional" else []
+    model = base if method == "occasional" else typical_model(base, plan)
+    steppers: list = list(regs)
+    mon = None
+    if monitor is not None:
+        mon = EventMonitor(model, regs, period, monitor, monitor_test, device)
+        steppers = [mon]
+    seconds = fine_tune(
+        model,
+        train_set,
+        steps=steps,
+        lrs=lrs,
+        fractions=fractions,
+        batch_size=batch_size,
+        steppers=steppers,
+        seed=seed,
+        device=device,
+    )
+    row = {"method": method}
+    if method == "occasional":
+        row["accuracy dense"] = evaluate(model, test_set, device)
+        decomposed, report = export_plan(model, plan, input_shape)
+    else:
+        decomposed = model
+        _, report = export_plan(pretrained, plan, input_shape)  # sizes of the same structure
+    row["accuracy"] = evaluate(decomposed, test_set, device)
+    row["events"] = len(regs[0].history) if regs else 0
+    row |= model_size(pretrained, report, input_shape) | {"train s": seconds}
+    return row, (mon.frame() if mon is not None else None), decomposed
+
+
+# ---------------------------------------------------------------------------------------------
+# the chapter's runs
+
+
+def load_data(data: str, data_dir, train_subset, test_subset, size: int) -> tuple[ImageDataset, ImageDataset, str]:
+    """(train, test, label) of ``data`` as 3 x ``size`` x ``size`` images (Fashion-MNIST, replicated to
+    three channels, stands in for CIFAR-10 when that is not on disk, said so in the label)."""
+    train, test, label = load_labelled(
+        data, data_dir, train_subset=train_subset, test_subset=test_subset, labels=LABELS
+    )
+    return resized(train, test, label, size)
+
+
+def resized(train: ImageDataset, test: ImageDataset, label: str, size: int) -> tuple[ImageDataset, ImageDataset, str]:
+    """``train`` and ``test`` as 3 x ``size`` x ``size`` images; the label says so when ``size`` is not 32 (CIFAR's)."""
+    train, test = train.adapted(size, 3), test.adapted(size, 3)
+    if size != 32:
+        label = (
+            f"{label}; images {size}x{size}" if label.startswith("stand-in") else f"stand-in: {label} at {size}x{size}"
+        )
+    return train, test, label
+
+
+def probe_batch(train_set: ImageDataset, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` training images and labels drawn with ``seed``: the fixed batch on which the training loss is monitored."""
+    return train_set.subset(n, seed=seed)[:]
+
+
+def _runs_bar(total: int, desc: str):
+    return tqdm.tqdm(total=total, desc=desc, file=sys.stderr, ascii=True)
+
+
+def run_resnet(
+    train_set,
+    test_set,
+    *,
+    blocks: int = 5,
+    width: float = 1.0,
+    pretrain_steps: int,
+    pretrain_lr: float = 0.1,
+    steps: int,
+    period: int = PAPER_RESNET["period"],
+    batch_size: int = PAPER_RESNET["batch_size"],
+    lrs: Sequence[float] = PAPER_RESNET["lrs"],
+    fractions: Sequence[float] = PAPER_RESNET["fractions"],
+    rcs: Sequence[float] = PAPER_RESNET["rcs"],
+    monitor_rc: float | None = 0.5,
+    probe_size: int = 500,
+    tiles: Sequence[int] = (64, 32, 16, 8),
+    table5_ratios: Sequence[float] = (2, 4),
+    fig18_ratios: Sequence[float] = (2, 3, 4),
+    fig18_tiles: Sequence[Sequence[int]] = ((16, 32, 64), (8, 16, 32)),
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+) -> dict:
+    """Pre-train one ResNet, then every ResNet run of the chapter from it.
+
+    Returns a dict: ``pretrained`` (the model), ``pretrained accuracy``, ``pretrain s``, ``fig7`` (one row
+    per (R_c, method): columns ``rc`` and :func:`train_compressed`'s), ``fig8`` (monitor frames of the
+    ``monitor_rc`` runs by method), ``table5`` (``ratio``, ``tile``, ``rank`` and the row), ``fig18``
+    (``ratio``, ``scheme``, ``tiles`` and the row) and ``skipped`` (the cells no rank can reach, said why).
+    ``fig18_tiles``: per run the tile sizes of the layers with S = the three stage widths.
+    """
+    torch.manual_seed(seed)
+    model = build_resnet(blocks, width).to(device)
+    size = train_set.shape[-1]
+    input_shape = (1, 3, size, size)
+    pre_s = pretrain(
+        model, train_set, steps=pretrain_steps, batch_size=batch_size, lr=pretrain_lr, seed=seed, device=device
+    )
+    out = {"pretrained": model, "pretrained accuracy": evaluate(model, test_set, device), "pretrain s": pre_s}
+    names, big = convs(model), largest_convs(model)
+    widths = [
+        model.layer1[0].conv1.out_channels,
+        model.layer2[0].conv1.out_channels,
+        model.layer3[0].conv1.out_channels,
+    ]
+    probe = probe_batch(train_set, probe_size, seed)
+    common = dict(
+        steps=steps, period=period, lrs=lrs, fractions=fractions, batch_size=batch_size, input_shape=input_shape
+    )
+    common |= dict(seed=seed, device=device)
+    jobs = []
+    for rc in rcs:
+        for method in ("typical", "occasional"):
+            jobs.append(("fig7", {"rc": rc}, method, tucker_plan(model, names, rc=rc), rc == monitor_rc))
+    skipped = []
+    for ratio in table5_ratios:
+        for k in tiles:
+            try:
+                plan = tiled_plan(model, big, k, ratio=ratio)
+            except ValueError as e:
+                skipped.append(f"Table 5, {ratio:g}x with {k}x{k} tiles: {e}")
+                continue
+            jobs.append(("table5", {"ratio": ratio, "tile": k, "rank": plan[0][0].rank}, "occasional", plan, False))
+    for ratio in fig18_ratios:
+        candidates = [
+            ("Tucker (typical)", "", "typical", lambda r=ratio: tucker_plan(model, names, ratio=r)),
+            ("SVD (occasional)", "", "occasional", lambda r=ratio: svd_plan(model, names, r)),
+        ]
+        for ks in fig18_tiles:
+            if len(ks) != len(widths):
+                raise ValueError(f"fig18_tiles: each entry needs one tile size per stage width {widths}, got {ks!r}")
+            tiles_by_s = dict(zip(widths, ks))
+            candidates.append(
+                (f"tiled SVD {tuple(ks)} (occasional)", str(tuple(ks)), "occasional",
+                 lambda t=tiles_by_s, r=ratio: tiled_plan(model, names, t, ratio=r))
+            )  # fmt: skip
+        for scheme, tile_label, method, make in candidates:
+            try:
+                plan = make()
+            except ValueError as e:
+                skipped.append(f"Figure 18, {ratio:g}x, {scheme}: {e}")
+                continue
+            jobs.append(("fig18", {"ratio": ratio, "scheme": scheme, "tiles": tile_label}, method, plan, False))
+    rows: dict[str, list] = {"fig7": [], "table5": [], "fig18": []}
+    out["fig8"] = {}
+    with _runs_bar(len(jobs), f"ResNet: {len(jobs)} fine-tuning runs") as bar:
+        for kind, keys, method, plan, watch in jobs:
+            row, frame, _ = train_compressed(
+                model,
+                method,
+                plan,
+                train_set,
+                test_set,
+                monitor=probe if watch else None,
+                monitor_test=test_set if watch else None,
+                **common,
+            )
+            rows[kind].append(keys | row)
+            if watch:
+                out["fig8"][method] = frame
+            bar.update(1)
+    for kind, r in rows.items():
+        out[kind] = pd.DataFrame(r)
+    out["skipped"] = skipped
+    return out
+
+
+def run_vgg(
+    train_set,
+    test_set,
+    *,
+    width: float = 1.0,
+    batch_norm: bool = True,
+    dropout: float = 0.5,
+    pretrain_steps: int,
+    pretrain_lr: float = 0.05,
+    fc_steps: int,
+    steps: int,
+    period: int = PAPER_VGG["period"],
+    batch_size: int = PAPER_VGG["batch_size"],
+    lrs: Sequence[float] = PAPER_VGG["lrs"],
+    fractions: Sequence[float] = PAPER_VGG["fractions"],
+    rcs: Sequence[float] = (0.6, 0.5, 0.45, 0.4),
+    tile: int = PAPER_VGG["tile"],
+    fc_ratio: float = PAPER_VGG["fc_ratio"],
+    min_in: int = PAPER_VGG["min_in"],
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+) -> dict:
+    """Table 6: pre-train VGG19, compress its hidden FC layers ``fc_ratio`` times by occasional SVD
+    (``fc_steps`` steps, pNR ``period``; the output layer stays dense) and freeze them, then per
+    ``R_c`` Tucker-2 (typical) of the convolutions with ``S >= min_in`` beside tiled SVD (occasional,
+    ``tile`` x ``tile``) at the rank that reaches at least Tucker's compression of those layers.
+
+    Returns ``pretrained accuracy``, ``fc accuracy`` and ``fc compression`` (after the FC stage),
+    ``fc dense`` (the FC layers left dense, said why), ``skipped`` (tiled runs no rank can match,
+    said why), ``table6`` (``rc``, ``scheme``, ``rank`` and :func:`train_compressed`'s row), ``base``
+    (weights and MACs of the model after the FC stage) and ``pretrain s``.
+    """
+    torch.manual_seed(seed)
+    model = build_vgg19(width, batch_norm, dropout).to(device)
+    size = train_set.shape[-1]
+    input_shape = (1, 3, size, size)
+    pre_s = pretrain(
+        model, train_set, steps=pretrain_steps, batch_size=batch_size, lr=pretrain_lr, seed=seed, device=device
+    )
+    out = {"pretrained accuracy": evaluate(model, test_set, device), "pretrain s": pre_s}
+    *fc, last = linears(model)  # the output layer stays dense: 8x leaves a 10 x 512 weight rank 1
+    out["skipped"] = []
+    shape = tuple(model.get_submodule(last).weight.shape)
+    try:
+        reach = f"rank {svd_rank_for(shape, fc_ratio)}"
+    except ValueError:
+        reach = "no rank"
+    out["fc dense"] = [
+        f"{last} ({shape[0]} x {shape[1]}, the output layer) left dense: {fc_ratio:g}x leaves it {reach}"
+    ]
+    fc_plan = svd_plan(model, fc, fc_ratio)
+    fc_steps = max(period, fc_steps // period * period)
+    row, _, model = train_compressed(
+        model, "occasional", fc_plan, train_set, test_set, steps=fc_steps, period=period, lrs=lrs,
+        fractions=fractions, batch_size=batch_size, input_shape=input_shape, seed=seed, device=device,
+    )  # fmt: skip
+    for name in fc:
+        for p in model.get_submodule(name).parameters():
+            p.requires_grad_(False)
+    out["fc accuracy"], out["fc compression"] = row["accuracy"], row["compression"]
+    names = convs(model, min_in=max(1, round(min_in * width)))
+    rows = []
+    with _runs_bar(2 * len(rcs), f"VGG19: {2 * len(rcs)} fine-tuning runs") as bar:
+        for rc in rcs:
+            tplan = tucker_plan(model, names, rc=rc)
+            trow, _, _ = train_compressed(
+                model, "typical", tplan, train_set, test_set, steps=steps, period=period, lrs=lrs,
+                fractions=fractions, batch_size=batch_size, input_shape=input_shape, seed=seed, device=device,
+            )  # fmt: skip
+            rows.append({"rc": rc, "scheme": "Tucker (typical)", "rank": None} | trow)
+            bar.update(1)
+            try:
+                splan = tiled_plan(model, names, tile, ratio=trow["compression"])
+            except ValueError as e:  # a k x k tile compresses at most k / 2 times
+                out["skipped"].append(f"R_c {rc:g}, tiled SVD {tile}x{tile}: {e}")
+                bar.update(1)
+                continue
+            srow, _, _ = train_compressed(
+                model, "occasional", splan, train_set, test_set, steps=steps, period=period, lrs=lrs,
+                fractions=fractions, batch_size=batch_size, input_shape=input_shape, seed=seed, device=device,
+            )  # fmt: skip
+            rows.append({"rc": rc, "scheme": f"tiled SVD {tile}x{tile} (occasional)", "rank": splan[0][0].rank} | srow)
+            bar.update(1)
+    out["table6"] = pd.DataFrame(rows)
+    weights, macs = dense_counts(model, input_shape)
+    out["base"] = {"weights": weights, "macs": macs}
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Figure 19: ResNet-34 on ImageNet (paper profile only)
+
+#: Where :func:`run_imagenet` looks under ``data_dir``.
+IMAGENET_LAYOUT = {
+    "train": "imagenet/train",
+    "val": "imagenet/val",
+    "weights": "resnet34.pth",
+}
+
+
+def imagenet_missing(data_dir, device: str | torch.device | None = None) -> list[str]:
+    """What Figure 19's run lacks here (empty: it can run): ImageNet in ImageFolder layout under
+    ``data_dir``, torchvision's pre-trained ResNet-34 weights, and a GPU."""
+    root = Path(data_dir) if data_dir is not None else None
+    missing = []
+    for split in ("train", "val"):
+        if root is None or not (root / IMAGENET_LAYOUT[split]).is_dir():
+            missing.append(
+                f"ImageNet {split} images in ImageFolder layout: data_dir/{IMAGENET_LAYOUT[split]}/<class>/*.JPEG"
+            )
+    if root is None or not (root / IMAGENET_LAYOUT["weights"]).is_file():
+        missing.append(
+            "a pre-trained ResNet-34 (torchvision's resnet34-b627a593.pth state dict) as "
+            f"data_dir/{IMAGENET_LAYOUT['weights']}"
+        )
+    cuda = torch.cuda.is_available() if device is None else torch.device(device).type == "cuda"
+    if not cuda:
+        missing.append("a GPU: 2 x 80 epochs of ImageNet (about 100M images each) are out of reach of a CPU")
+    return missing
+
+
+@torch.no_grad()
+def evaluate_topk(
+    model: nn.Module, dataset, device="cpu", ks: Sequence[int] = (1, 5), batch_size: int = 256, workers: int = 8
+):
+    """Top-k accuracies (fractions) of ``model`` on ``dataset`` (image, label) pairs, one per k in ``ks``."""
+    model.eval()
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers)
+    hits, n = [0] * len(ks), 0
+    for x, y in loader:
+        top = model(x.to(device)).topk(max(ks), 1).indices
+        y = y.to(device)[:, None]
+        for i, k in enumerate(ks):
+            hits[i] += int((top[:, :k] == y).any(1).sum())
+        n += len(y)
+    return [h / n for h in hits]
+
+
+def run_imagenet(
+    data_dir,
+    *,
+    epochs: int = PAPER_RESNET34["epochs"],
+    batch_size: int = 256,
+    period: int = PAPER_RESNET34["period"],
+    seed: int = 0,
+    device: str | torch.device = "cuda",
+) -> pd.DataFrame:
+    """Figure 19: fine-tune torchvision's pre-trained ResNet-34 on ImageNet (``data_dir``, see
+    :data:`IMAGENET_LAYOUT`) with Tucker-2 (typical, R_c = 0.46) and with tiled SVD (occasional,
+    64x64 tiles of rank 10, pNR ``period``), the 3x3 convolutions with S >= 128 compressed, on the
+    paper's schedule (:data:`PAPER_RESNET34`). Standard ImageNet preprocessing (random resized crops
+    and flips for training; resize 256, centre crop 224 for validation); the batch size is not
+    printed (256 here). One row per model: ``scheme``, ``top1``, ``top5`` (%), ``compression``.
+    Written for the paper profile and never run here (no ImageNet, no GPU): untested beyond its
+    checks. Training goes through :func:`freqlib.train.train_steps`, whose loader decodes the JPEGs in
+    the main process (no worker processes), so data loading, not the GPU, would bound its speed.
+    """
+    from torchvision import datasets, transforms
+    from torchvision.models import resnet34
+
+    missing = imagenet_missing(data_dir, device)
+    if missing:
+        raise FileNotFoundError("Figure 19 needs: " + "; ".join(missing))
+    root = Path(data_dir)
+    norm = transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    train = datasets.ImageFolder(
+        root / IMAGENET_LAYOUT["train"],
+        transforms.Compose(
+            [transforms.RandomResizedCrop(224), transforms.RandomHorizontalFlip(), transforms.ToTensor(), norm]
+        ),
+    )
+    val = datasets.ImageFolder(
+        root / IMAGENET_LAYOUT["val"],
+        transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(), norm]),
+    )
+    model = resnet34(weights=None)
+    model.load_state_dict(torch.load(root / IMAGENET_LAYOUT["weights"], map_location="cpu"))
+    model.to(device)
+    names = convs(model, min_in=PAPER_RESNET34["min_in"])
+    steps = epochs * math.ceil(len(train) / batch_size) // period * period
+    top1, top5 = evaluate_topk(model, val, device)
+    rows = [{"scheme": "pre-trained", "top1": 100 * top1, "top5": 100 * top5, "compression": 1.0}]
+    common = dict(
+        steps=steps,
+        period=period,
+        lrs=PAPER_RESNET34["lrs"],
+        fractions=PAPER_RESNET34["fractions"],
+        batch_size=batch_size,
+        input_shape=(1, 3, 224, 224),
+        seed=seed,
+        device=device,
+    )
+    for scheme, method, plan in [
+        ("tucker", "typical", tucker_plan(model, names, rc=PAPER_RESNET34["rc"])),
+        ("tiled_svd", "occasional", tiled_plan(model, names, PAPER_RESNET34["tile"], rank=PAPER_RESNET34["rank"])),
+    ]:
+        row, _, decomposed = train_compressed(model, method, plan, train, val, **common)
+        top1, top5 = evaluate_topk(decomposed, val, device)
+        rows.append({"scheme": scheme, "top1": 100 * top1, "top5": 100 * top5, "compression": row["model compression"]})
+    return pd.DataFrame(rows)

@@ -1,0 +1,828 @@
+"""The NR-period paper's LSTM language model (Sections 4-5, Figures 4-6, 14, 15; Appendix A.2, Table 4).
+
+A 2-layer word LSTM (Zaremba et al., 2014; :class:`freqlib.models.WordLSTM`) is trained on PTB with
+truncated backpropagation through time: SGD, the loss summed over the unrolled steps and averaged over
+the batch (as Zaremba et al.'s code), the global gradient norm clipped at 5 (10 for the large model),
+the learning rate constant for ``decay_after`` epochs and then multiplied by ``lr_decay`` every epoch
+(:data:`SCHEDULES`). Perplexity is ``exp`` of the mean negative log-likelihood per target token.
+
+Then the pre-trained model is retrained with occasional regularization (one
+:class:`~freqlib.occasional.OccasionalRegularizer` over the embedding, LSTM and softmax weights;
+biases are never touched):
+
+- **the grid** (Figures 4, 5, 14): per kind (:data:`KINDS`: weight decay ``theta``, binary-code
+  quantization ``bits``, truncated SVD ``rank``, magnitude pruning ``rate``) and strength, one model
+  per NR period ``pNR``; ``pNR`` = 1 is regularization at every step. The compressions (all kinds
+  but decay) are applied once more after the last step when it was not an event, so that every
+  model is tested in its compressed form. Each cell records ``e_w`` (mean ``E|w - w'|`` per event)
+  and ``e_w/pNR``, for Figure 6 (:func:`e_opt`, :func:`fig6_frame`).
+- **Table 4**: gradual pruning (Eq. 5 with ``E`` = 3, ``p_i`` = 0, ``t_i`` = 0, ``t_f`` = the 3rd
+  epoch for the medium model, the 5th for the large one) to each target rate ``p_f``, two ways:
+  ``pnr`` (the paper's: prune by magnitude every ``pNR`` = 100 steps, the pruned weights train freely
+  in between) and ``zhu-gupta`` (Zhu & Gupta, 2017, the paper's baseline: binary masks, recomputed
+  by magnitude at the same steps and rates, applied after *every* optimizer step, so a pruned weight
+  stays zero: ``pNR`` = 1 with a persistent mask; :class:`MaskedPruner`). The paper retrains with an
+  initial learning rate of 2.0 (medium; 1.0 large) and Zaremba et al.'s policy otherwise.
+
+What the paper leaves open, and what we do: whether the Figure 5 cells start from scratch or from the
+pre-trained model (``grid_init``; the smoke and cpu profiles start from the pre-trained model, to fit
+their budget); the strengths and periods of Figure 14 (only plotted; :data:`PAPER_GRID` is our pick,
+the periods those of Figure 11); how long Table 4 retrains (we take Zaremba et al.'s full schedule).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import tqdm
+from torch import nn
+
+from ..models.lstm_lm import WordLSTM
+from ..occasional import OccasionalRegularizer, binary_quantize, gradual_rate, low_rank, magnitude_prune, weight_decay
+from ..occasional.regularizer import current_weight, select, write_weight
+from ..text import Corpus, CorpusMissing, batchify, bptt_batches, bptt_count, kjv_corpus, ptb_corpus
+from . import PROFILES
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "paper"
+
+#: Zaremba et al. (2014): the small model (their code's "small" config) and the medium and large
+#: models of the paper (learning rate divided by 1.2 / 1.15 per epoch after 6 / 14 epochs).
+SCHEDULES = {
+    "small": {"hidden": 200, "dropout": 0.0, "init_scale": 0.1, "bptt": 20, "batch_size": 20, "lr": 1.0,
+              "clip": 5.0, "epochs": 13, "decay_after": 4, "lr_decay": 0.5},
+    "medium": {"hidden": 650, "dropout": 0.5, "init_scale": 0.05, "bptt": 35, "batch_size": 20, "lr": 1.0,
+               "clip": 5.0, "epochs": 39, "decay_after": 6, "lr_decay": 1 / 1.2},
+    "large": {"hidden": 1500, "dropout": 0.65, "init_scale": 0.04, "bptt": 35, "batch_size": 20, "lr": 1.0,
+              "clip": 10.0, "epochs": 55, "decay_after": 14, "lr_decay": 1 / 1.15},
+}  # fmt: skip
+#: The printed model names of Table 4.
+PAPER_NAMES = {"medium": "Medium", "large": "Large"}
+#: Table 4's retraining (Appendix A.2): gradual pruning with E = 3, p_i = 0, t_i = 0, t_f at the end
+#: of epoch 3 (medium) or 5 (large), pNR = 100, initial learning rate 2.0 (medium) or 1.0 (large).
+TABLE4 = {
+    "period": 100,
+    "E": 3.0,
+    "p_i": 0.0,
+    "t_f_epochs": {"small": 3, "medium": 3, "large": 5},
+    "lr": {"small": 1.0, "medium": 2.0, "large": 1.0},
+    "rates": (0.8, 0.85, 0.9, 0.95, 0.975),
+}
+#: The kinds of occasional regularization of the grid and what their strength is.
+KINDS = ("decay", "quantize", "svd", "prune")
+STRENGTH_NAMES = {
+    "decay": "weight decay factor theta",
+    "quantize": "quantization bits",
+    "svd": "SVD rank",
+    "prune": "pruning rate",
+}
+#: The grid of the paper profile (our pick: Figure 14 prints no values). Periods: Figure 11's, up to
+#: half an epoch of the small model on PTB (2,323 steps); decay factors: Table 2's.
+PAPER_GRID = {
+    "periods": (1, 5, 20, 100, 290, 1161),
+    "strengths": {
+        "decay": (1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2),
+        "quantize": (1, 2, 3),
+        "svd": (10, 25, 50),
+        "prune": (0.8, 0.9, 0.95),
+    },
+}
+#: Table 4's two pruning methods (plus ``dense``: retrained without pruning, the 0% column).
+METHODS = ("pnr", "zhu-gupta")
+#: What each corpus stands for.
+LABELS = {"ptb": "PTB", "kjv": "stand-in: the King James Bible (Debian bible-kjv) instead of PTB"}
+#: The weights every regularizer of this chapter acts on: the embedding, LSTM and softmax weights.
+REGULARIZED = ("embedding", "lstm", "decoder")
+
+
+# ---------------------------------------------------------------------------------------------
+# the paper's printed numbers
+
+
+def paper_table4() -> pd.DataFrame:
+    """Table 4 as printed: one row per (model, method), columns ``model``, ``weights`` (the printed
+    size), ``method`` and the perplexity at each ``p_f`` (columns ``0%`` ... ``97.5%``)."""
+    return pd.read_csv(DATA / "nr_table4.csv", comment="#")
+
+
+def paper_table4_long() -> pd.DataFrame:
+    """Table 4 in long form: ``model``, ``weights``, ``method``, ``p_f`` (fraction), ``perplexity``."""
+    wide = paper_table4()
+    long = wide.melt(id_vars=["model", "weights", "method"], var_name="p_f", value_name="perplexity")
+    long["p_f"] = long["p_f"].str.rstrip("%").astype(float) / 100
+    return long.sort_values(["model", "method", "p_f"], ignore_index=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# data and model
+
+
+def load_corpus(
+    data: str = "kjv",
+    data_dir=None,
+    *,
+    vocab_size: int | None = 10_000,
+    train_words: int | None = None,
+    valid_words: int | None = None,
+    test_words: int | None = None,
+) -> tuple[Corpus, str]:
+    """(corpus, label). ``data``: ``"ptb"`` (Mikolov's files in ``data_dir``; when absent the KJV
+    stands in, said so in a printed line and in the label) or ``"kjv"`` (a stand-in). The label
+    names the subset when ``*_words`` cut a split."""
+    if data not in LABELS:
+        raise ValueError(f"data must be one of {', '.join(LABELS)}; got {data!r}")
+    words = {"train_words": train_words, "valid_words": valid_words, "test_words": test_words}
+    missing = None
+    if data == "ptb":
+        try:
+            corpus = ptb_corpus(data_dir, vocab_size=vocab_size, **words)
+        except CorpusMissing as e:
+            missing = e.name
+            print(f"{e.name} not found (data_dir={data_dir!r}); using the King James Bible instead (stand-in)")
+            data = "kjv"
+    if data == "kjv":
+        corpus = kjv_corpus(vocab_size, **words)
+    label = LABELS[data] if missing is None else f"{LABELS[data]} (PTB not found)"
+    label += f"; {len(corpus):,}-word vocabulary"
+    if any(v is not None for v in words.values()):
+        short = "" if label.startswith("stand-in") else "stand-in: "
+        sizes = ", ".join(f"{len(corpus.split(s)):,} {s}" for s in ("train", "valid", "test"))
+        label = f"{short}{label}; subset: the first {sizes} tokens"
+    return corpus, label
+
+
+def model_config(name: str, hidden: int | None = None) -> dict:
+    """Zaremba et al.'s schedule of ``name`` (:data:`SCHEDULES`), with ``hidden`` units when given."""
+    if name not in SCHEDULES:
+        raise ValueError(f"model must be one of {', '.join(SCHEDULES)}; got {name!r}")
+    config = dict(SCHEDULES[name])
+    if hidden is not None:
+        if isinstance(hidden, bool) or not isinstance(hidden, Integral) or hidden < 1:
+            raise ValueError(f"hidden must be a positive int or None, got {hidden!r}")
+        config["hidden"] = int(hidden)
+    return config
+
+
+def build_model(name: str, vocab: int, hidden: int | None = None, seed: int = 0) -> WordLSTM:
+    """:class:`WordLSTM` of size ``name`` (``hidden`` overrides its width), initialized with ``seed``."""
+    config = model_config(name, hidden)
+    torch.manual_seed(seed)
+    return WordLSTM(vocab, config["hidden"], 2, dropout=config["dropout"], init_scale=config["init_scale"])
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+# ---------------------------------------------------------------------------------------------
+# training and evaluation
+
+
+def lr_at(epoch: int, lr: float, decay_after: int, lr_decay: float) -> float:
+    """Zaremba et al.'s learning rate in 0-based ``epoch``: ``lr * lr_decay ** max(epoch + 1 - decay_after, 0)``."""
+    return lr * lr_decay ** max(epoch + 1 - decay_after, 0)
+
+
+def scaled_decay_after(config: dict, epochs: int) -> int:
+    """``decay_after`` of ``config`` scaled to a run of ``epochs`` (the paper's when equal; at least 1)."""
+    return max(1, round(config["decay_after"] * epochs / config["epochs"]))
+
+
+def _detach(state):
+    return None if state is None else tuple(s.detach() for s in state)
+
+
+@torch.no_grad()
+def nll(model: WordLSTM, data: torch.Tensor, bptt: int, device: torch.device | str = "cpu") -> tuple[float, int]:
+    """(summed negative log-likelihood in nats, number of targets) of a batchified stream ``(L, B)``,
+    the state carried from chunk to chunk (:func:`freqlib.text.bptt_batches`), dropout off."""
+    was = model.training
+    model.eval()
+    total, count, state = 0.0, 0, None
+    try:
+        for x, y in bptt_batches(data.to(device), bptt):
+            logits, state = model(x, state)
+            loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum")
+            total += float(loss.double())
+            count += y.numel()
+    finally:
+        model.train(was)
+    return total, count
+
+
+def perplexity(model: WordLSTM, data: torch.Tensor, bptt: int, device: torch.device | str = "cpu") -> float:
+    """``exp(mean NLL per target token)`` of a batchified stream ``(L, B)`` (:func:`nll`)."""
+    total, count = nll(model, data, bptt, device)
+    return math.exp(total / count)
+
+
+def train_lm(
+    model: WordLSTM,
+    train: torch.Tensor,
+    *,
+    epochs: int,
+    bptt: int,
+    lr: float,
+    decay_after: int,
+    lr_decay: float,
+    clip: float,
+    steppers: Sequence = (),
+    valid: torch.Tensor | None = None,
+    device: torch.device | str = "cpu",
+    seed: int = 0,
+    bar: tqdm.tqdm | None = None,
+) -> pd.DataFrame:
+    """Train on a batchified stream ``train`` ``(L, B)`` with truncated BPTT; one history row per epoch.
+
+    Each chunk's loss is the NLL summed over its steps and averaged over the batch; the global gradient
+    norm is clipped at ``clip``; SGD at :func:`lr_at`. ``steppers`` (regularizers) are stepped after
+    every optimizer step. Columns: ``epoch``, ``steps``, ``lr``, ``train_ppl`` (during the epoch),
+    ``valid_ppl`` (after it; NaN without ``valid``). ``bar`` is updated once per step.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, Integral) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    torch.manual_seed(seed)  # dropout masks
+    model.to(device)
+    train = train.to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    rows, steps = [], 0
+    for epoch in range(epochs):
+        rate = lr_at(epoch, lr, decay_after, lr_decay)
+        for group in opt.param_groups:
+            group["lr"] = rate
+        model.train()
+        state, total, count = None, torch.zeros((), dtype=torch.float64, device=device), 0
+        for x, y in bptt_batches(train, bptt):
+            logits, state = model(x, _detach(state))
+            loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum")
+            opt.zero_grad(set_to_none=True)
+            (loss / y.shape[1]).backward()
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+            opt.step()
+            for stepper in steppers:
+                stepper.step()
+            steps += 1
+            total += loss.detach().double()
+            count += y.numel()
+            if bar is not None:
+                bar.update(1)
+        valid_ppl = perplexity(model, valid, bptt, device) if valid is not None else float("nan")
+        rows.append((epoch + 1, steps, rate, math.exp(float(total) / count), valid_ppl))
+    return pd.DataFrame(rows, columns=["epoch", "steps", "lr", "train_ppl", "valid_ppl"])
+
+
+@dataclass
+class Setup:
+    """What every run of one model size shares: the batchified splits, the schedule and the dense
+    pre-trained model (``base``) with its history and perplexities."""
+
+    name: str
+    config: dict
+    train: torch.Tensor
+    valid: torch.Tensor
+    test: torch.Tensor
+    base: WordLSTM
+    history: pd.DataFrame
+    valid_ppl: float
+    test_ppl: float
+    seconds: float
+    init: dict = field(repr=False, default_factory=dict)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return bptt_count(self.train, self.config["bptt"])
+
+
+def pretrain(
+    name: str,
+    corpus: Corpus,
+    *,
+    hidden: int | None = None,
+    epochs: int | None = None,
+    eval_batch_size: int = 10,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+) -> Setup:
+    """Train the dense model ``name`` on ``corpus`` with Zaremba et al.'s schedule (``epochs`` None:
+    the paper's; fewer epochs scale ``decay_after``); returns the :class:`Setup` for the retraining runs.
+    Validation and test streams are batchified with ``eval_batch_size`` columns."""
+    config = model_config(name, hidden)
+    epochs = config["epochs"] if epochs is None else epochs
+    train = batchify(corpus.train, config["batch_size"])
+    valid, test = batchify(corpus.valid, eval_batch_size), batchify(corpus.test, eval_batch_size)
+    model = build_model(name, len(corpus), hidden, seed)
+    init = copy.deepcopy(model.state_dict())
+    started = time.perf_counter()
+    desc = f"pre-train {name} ({config['hidden']} units)"
+    with tqdm.tqdm(
+        total=epochs * bptt_count(train, config["bptt"]), desc=desc, file=sys.stderr, ascii=True, disable=not progress
+    ) as bar:
+        history = train_lm(
+            model,
+            train,
+            epochs=epochs,
+            bptt=config["bptt"],
+            lr=config["lr"],
+            decay_after=scaled_decay_after(config, epochs),
+            lr_decay=config["lr_decay"],
+            clip=config["clip"],
+            valid=valid,
+            device=device,
+            seed=seed,
+            bar=bar,
+        )
+    seconds = time.perf_counter() - started
+    test_ppl = perplexity(model, test, config["bptt"], device)
+    return Setup(
+        name,
+        config | {"epochs": epochs},
+        train,
+        valid,
+        test,
+        model,
+        history,
+        float(history.valid_ppl.iloc[-1]),
+        test_ppl,
+        seconds,
+        init,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# regularizers
+
+
+def transform_for(kind: str, strength):
+    """The transform of one grid kind at one strength (:data:`KINDS`)."""
+    if kind == "decay":
+        if isinstance(strength, bool) or not isinstance(strength, Real) or not 0 <= strength < 1:
+            raise ValueError(f"decay: theta must be a real number in [0, 1), got {strength!r}")
+        return weight_decay(float(strength))
+    if kind == "quantize":
+        return binary_quantize(strength)
+    if kind == "svd":
+        return low_rank(strength)
+    if kind == "prune":
+        return magnitude_prune(strength)
+    raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+
+
+def finalize(regularizers: Sequence[OccasionalRegularizer]) -> None:
+    """Apply each compressing regularizer once more unless its last step already did, so that the
+    model is tested in its compressed form (weight decay and noise are left as they are)."""
+    for reg in regularizers:
+        compressing = getattr(reg.transform, "projection", True)
+        if compressing and not (reg.history and reg.history[-1]["step"] == reg.step_count):
+            reg.apply()
+
+
+class MaskedPruner:
+    """Zhu & Gupta (2017) gradual pruning with binary masks (Table 4's baseline).
+
+    Every ``every`` steps (while the rate still rises, and at its end) the mask of each selected
+    weight is recomputed by magnitude at ``rate(step)`` (a pruned weight, being zero, stays pruned);
+    after **every** optimizer step the weights are multiplied by their masks, so a pruned weight never
+    comes back: pruning at ``pNR`` = 1 with a persistent mask. Same selection rules as
+    :class:`~freqlib.occasional.OccasionalRegularizer`; ``history`` records each mask update
+    (``step``, ``rate``, ``e_w``: mean ``E|w - w'|`` of that update).
+    """
+
+    def __init__(self, model: nn.Module, rate: Callable[[int], float], every: int, *, modules=None, t_f: int):
+        if isinstance(every, bool) or not isinstance(every, Integral) or every < 1:
+            raise ValueError(f"every must be a positive int, got {every!r}")
+        self.targets = select(model, modules)
+        self.rate, self.every, self.t_f = rate, int(every), int(t_f)
+        self.masks = {name: torch.ones_like(current_weight(m, p), dtype=torch.bool) for name, m, p in self.targets}
+        self.step_count = 0
+        self.history: list[dict] = []
+
+    def due(self, step: int) -> bool:
+        """Whether the masks are recomputed at ``step``: every ``every`` steps up to ``t_f``, and at ``t_f``."""
+        return step > 0 and step <= self.t_f and (step % self.every == 0 or step == self.t_f)
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.step_count += 1
+        if self.due(self.step_count):
+            self.update()
+        for name, module, pname in self.targets:
+            w = current_weight(module, pname)
+            write_weight(module, pname, w * self.masks[name])
+
+    @torch.no_grad()
+    def update(self) -> dict:
+        """Recompute every mask at the current rate; returns the history record."""
+        rate = self.rate(self.step_count)
+        prune = magnitude_prune(rate)
+        diffs, sizes = [], []
+        for name, module, pname in self.targets:
+            w = current_weight(module, pname)
+            kept = (prune(w) != 0) & self.masks[name]
+            diffs.append(float((w * ~kept).abs().double().sum()))
+            sizes.append(w.numel())
+            self.masks[name] = kept
+        record = {"step": self.step_count, "rate": rate, "e_w": math.fsum(diffs) / sum(sizes)}
+        self.history.append(record)
+        return record
+
+
+def zero_fraction(model: nn.Module, modules: Sequence[str] = REGULARIZED) -> float:
+    """Fraction of exact zeros over the selected weights (biases not counted)."""
+    zeros = total = 0
+    for _, module, pname in select(model, list(modules)):
+        w = current_weight(module, pname)
+        zeros += int((w == 0).sum())
+        total += w.numel()
+    return zeros / total
+
+
+def layer1_weights(model: WordLSTM) -> np.ndarray:
+    """The weights of LSTM layer 1 (``weight_ih_l0`` and ``weight_hh_l0``), flattened (Figure 15)."""
+    return (
+        torch.cat([model.lstm.weight_ih_l0.detach().flatten(), model.lstm.weight_hh_l0.detach().flatten()])
+        .cpu()
+        .numpy()
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# the grid (Figures 4, 5, 6, 14)
+
+
+def _check_period(period) -> int:
+    if isinstance(period, bool) or not isinstance(period, Integral) or period < 1:
+        raise ValueError(f"period (pNR) must be a positive int, got {period!r}")
+    return int(period)
+
+
+def _start(setup: Setup, init: str, seed: int) -> WordLSTM:
+    model = copy.deepcopy(setup.base)
+    if init == "scratch":
+        model.load_state_dict(setup.init)
+    elif init != "pretrained":
+        raise ValueError(f"grid_init must be 'pretrained' or 'scratch', got {init!r}")
+    return model
+
+
+def train_cell(
+    setup: Setup,
+    kind: str | None,
+    period: int,
+    strength,
+    *,
+    epochs: int,
+    lr: float | None = None,
+    init: str = "pretrained",
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    bar: tqdm.tqdm | None = None,
+) -> dict:
+    """Retrain (``init="pretrained"``) or train from the same initial weights (``"scratch"``) one
+    cell: ``kind`` every ``period`` steps at ``strength`` (``kind`` None: no regularization).
+
+    Row: ``kind`` ("none" without), ``period``, ``strength``, ``perplexity`` (test), ``events``,
+    ``e_w`` (mean per event over the embedding, LSTM and softmax weights), ``e_w/pNR``, ``zeros``
+    (fraction of zero weights) and ``train s``.
+    """
+    config = setup.config
+    model = _start(setup, init, seed)
+    regs = []
+    if kind is not None:
+        period = _check_period(period)
+        regs = [OccasionalRegularizer(model, transform_for(kind, strength), period, modules=list(REGULARIZED))]
+    started = time.perf_counter()
+    train_lm(
+        model,
+        setup.train,
+        epochs=epochs,
+        bptt=config["bptt"],
+        lr=config["lr"] if lr is None else lr,
+        decay_after=scaled_decay_after(config, epochs),
+        lr_decay=config["lr_decay"],
+        clip=config["clip"],
+        steppers=regs,
+        device=device,
+        seed=seed,
+        bar=bar,
+    )
+    finalize(regs)
+    seconds = time.perf_counter() - started
+    events = regs[0].history if regs else []
+    e_w = math.fsum(h["e_w"] for h in events) / len(events) if events else 0.0
+    return {
+        "kind": kind or "none",
+        "period": period if regs else 0,
+        "strength": strength if regs else 0,
+        "perplexity": perplexity(model, setup.test, config["bptt"], device),
+        "events": len(events),
+        "e_w": e_w,
+        "e_w/pNR": e_w / period if regs else 0.0,
+        "zeros": zero_fraction(model),
+        "train s": seconds,
+    }
+
+
+def grid_cells(kinds: Sequence[str], periods: Sequence[int], strengths: dict) -> list[tuple[str | None, int, object]]:
+    """The unregularized cell, then (kind, period, strength) for every kind, strengths outer, periods inner."""
+    cells: list[tuple[str | None, int, object]] = [(None, 0, 0)]
+    for kind in kinds:
+        if kind not in KINDS:
+            raise ValueError(f"kinds must be among {', '.join(KINDS)}; got {kind!r}")
+        values = strengths.get(kind) if isinstance(strengths, dict) else None
+        if not values or not periods:
+            raise ValueError(f"{kind}: periods and strengths[{kind!r}] must be non-empty, got {periods!r}, {values!r}")
+        cells += [(kind, _check_period(p), s) for s in values for p in periods]
+    return cells
+
+
+def run_grid(
+    setup: Setup, cells, *, epochs: int, progress: bool = True, desc: str = "grid", **cell_args
+) -> pd.DataFrame:
+    """Train every cell of :func:`grid_cells` under one tqdm bar (steps); one row per cell."""
+    total = len(cells) * epochs * setup.steps_per_epoch
+    rows = []
+    with tqdm.tqdm(total=total, desc=desc, file=sys.stderr, ascii=True, disable=not progress) as bar:
+        for kind, period, strength in cells:
+            rows.append(train_cell(setup, kind, period, strength, epochs=epochs, bar=bar, **cell_args))
+    return pd.DataFrame(rows)
+
+
+def best_cells(grid: pd.DataFrame) -> pd.DataFrame:
+    """Per (kind, strength), the cell of lowest perplexity (ties: the shortest pNR); the unregularized
+    cell is left out. Columns as the grid's, sorted by kind and strength."""
+    cells = grid[grid.kind != "none"].sort_values(["kind", "strength", "period"], kind="stable")
+    if cells.empty:
+        raise ValueError("grid has no regularized cells")
+    return cells.loc[cells.groupby(["kind", "strength"], sort=True)["perplexity"].idxmin()].reset_index(drop=True)
+
+
+def e_opt(grid: pd.DataFrame, kinds: Sequence[str] = ("decay", "svd", "prune")) -> float:
+    """The paper's ``e_opt`` (Section 5): the average of ``e_w/pNR`` over the best cells
+    (:func:`best_cells`: the pNR of lowest perplexity per kind and strength) of ``kinds``."""
+    best = best_cells(grid)
+    chosen = best[best.kind.isin(list(kinds))]
+    if chosen.empty:
+        raise ValueError(f"grid has no cells of kinds {list(kinds)}")
+    return float(chosen["e_w/pNR"].mean())
+
+
+def fig6_frame(grid: pd.DataFrame, kinds: Sequence[str] = ("decay", "svd", "prune")) -> pd.DataFrame:
+    """Figure 6's points: the cells of ``kinds`` with ``error`` = ``|e_w/pNR - e_opt|`` (:func:`e_opt`)."""
+    target = e_opt(grid, kinds)
+    cells = grid[grid.kind.isin(list(kinds))].copy()
+    cells["error"] = (cells["e_w/pNR"] - target).abs()
+    return cells
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman's rank correlation (average ranks for ties); NaN for fewer than 3 points or no spread."""
+    a, b = pd.Series(list(x), dtype=float), pd.Series(list(y), dtype=float)
+    if len(a) < 3 or a.nunique() < 2 or b.nunique() < 2:
+        return float("nan")
+    return float(a.rank().corr(b.rank()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Table 4
+
+
+def table4_schedule(setup: Setup, epochs: int, t_f_epochs: float | None = None) -> dict:
+    """Eq. 5's schedule in steps for a retraining of ``epochs`` epochs: ``p_i`` = 0 at ``t_i`` = 0
+    to ``p_f`` at ``t_f`` = ``t_f_epochs`` epochs (None: Table 4's 3 for medium, 5 for large, at the
+    paper's retraining length, scaled to ``epochs``), ``E`` = 3."""
+    config = setup.config
+    if t_f_epochs is None:
+        t_f_epochs = TABLE4["t_f_epochs"][setup.name] * epochs / SCHEDULES[setup.name]["epochs"]
+    t_f = max(1, round(t_f_epochs * setup.steps_per_epoch))
+    total = epochs * setup.steps_per_epoch
+    if t_f > total:
+        raise ValueError(f"t_f ({t_f} steps) is past the end of retraining ({total} steps): lower t_f_epochs")
+    return {"p_i": TABLE4["p_i"], "t_i": 0, "t_f": t_f, "E": TABLE4["E"], "steps": total, "bptt": config["bptt"]}
+
+
+def train_pruned(
+    setup: Setup,
+    method: str,
+    p_f: float,
+    *,
+    epochs: int,
+    period: int = TABLE4["period"],
+    lr: float | None = None,
+    t_f_epochs: float | None = None,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    bar: tqdm.tqdm | None = None,
+) -> tuple[WordLSTM, dict]:
+    """Retrain the pre-trained model with gradual pruning to ``p_f`` (``method`` :data:`METHODS`, or
+    ``"dense"``: no pruning); returns (model, row). ``period``: pNR of ``pnr`` and the mask-update
+    interval of ``zhu-gupta``. Row: ``method``, ``p_f``, ``period``, ``perplexity`` (test),
+    ``valid perplexity``, ``zeros`` (achieved fraction of zero weights), ``events`` and ``train s``."""
+    if method not in (*METHODS, "dense"):
+        raise ValueError(f"method must be one of {', '.join((*METHODS, 'dense'))}; got {method!r}")
+    if isinstance(p_f, bool) or not isinstance(p_f, Real) or not 0 <= p_f < 1:
+        raise ValueError(f"p_f must be a rate in [0, 1), got {p_f!r}")
+    period = _check_period(period)
+    config, schedule = setup.config, table4_schedule(setup, epochs, t_f_epochs)
+    rate = functools.partial(
+        gradual_rate,
+        p_i=min(schedule["p_i"], p_f),
+        p_f=float(p_f),
+        t_i=schedule["t_i"],
+        t_f=schedule["t_f"],
+        E=schedule["E"],
+    )
+    model = copy.deepcopy(setup.base)
+    steppers: list = []
+    if method == "pnr":
+        steppers = [OccasionalRegularizer(model, magnitude_prune(rate), period, modules=list(REGULARIZED))]
+    elif method == "zhu-gupta":
+        steppers = [MaskedPruner(model, rate, period, modules=list(REGULARIZED), t_f=schedule["t_f"])]
+    started = time.perf_counter()
+    train_lm(
+        model,
+        setup.train,
+        epochs=epochs,
+        bptt=config["bptt"],
+        lr=(TABLE4["lr"][setup.name] if lr is None else lr),
+        decay_after=scaled_decay_after(config, epochs),
+        lr_decay=config["lr_decay"],
+        clip=config["clip"],
+        steppers=steppers,
+        device=device,
+        seed=seed,
+        bar=bar,
+    )
+    if method == "pnr":
+        finalize(steppers)
+    seconds = time.perf_counter() - started
+    row = {
+        "method": method,
+        "p_f": float(p_f),
+        "period": period if method != "dense" else 0,
+        "perplexity": perplexity(model, setup.test, config["bptt"], device),
+        "valid perplexity": perplexity(model, setup.valid, config["bptt"], device),
+        "zeros": zero_fraction(model),
+        "events": len(steppers[0].history) if steppers else 0,
+        "train s": seconds,
+    }
+    return model, row
+
+
+def run_table4(
+    setup: Setup,
+    rates: Sequence[float] = TABLE4["rates"],
+    methods: Sequence[str] = METHODS,
+    *,
+    epochs: int,
+    progress: bool = True,
+    keep: float = 0.9,
+    **kwargs,
+) -> tuple[pd.DataFrame, dict[str, WordLSTM]]:
+    """The dense retraining (the 0% column) and every (method, ``p_f``); returns (rows, the models
+    pruned to the rate of ``rates`` closest to ``keep`` by method, for Figure 15)."""
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise ValueError(f"methods must be a non-empty list of {', '.join(METHODS)}; unknown: {unknown}")
+    if not rates:
+        raise ValueError("rates must be a non-empty list of target pruning rates p_f")
+    runs = [("dense", 0.0)] + [(m, float(p)) for p in rates for m in methods]
+    chosen = min(rates, key=lambda p: abs(p - keep))
+    rows, kept = [], {}
+    total = len(runs) * epochs * setup.steps_per_epoch
+    with tqdm.tqdm(
+        total=total, desc=f"Table 4 ({setup.name})", file=sys.stderr, ascii=True, disable=not progress
+    ) as bar:
+        for method, p_f in runs:
+            model, row = train_pruned(setup, method, p_f, epochs=epochs, bar=bar, **kwargs)
+            rows.append(row)
+            if p_f == chosen and method != "dense":
+                kept[method] = model
+    return pd.DataFrame(rows), kept
+
+
+# ---------------------------------------------------------------------------------------------
+# the whole chapter
+
+
+@dataclass
+class Results:
+    """What :func:`run` returns: the data label, the corpus, the pre-trained setups (by role:
+    ``"grid"`` and ``"table4"``, the same object when both use one model), the grid, Table 4's rows
+    and the models pruned near 90% (Figure 15)."""
+
+    label: str
+    corpus: Corpus
+    setups: dict[str, Setup]
+    grid: pd.DataFrame
+    table4: pd.DataFrame
+    fig15: dict[str, WordLSTM]
+
+
+def _check_epochs(name: str, value) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, Integral) or value < 1):
+        raise ValueError(f"{name} must be a positive int or None, got {value!r}")
+    return value
+
+
+def run(
+    profile: str = "smoke",
+    data: str = "kjv",
+    data_dir=None,
+    vocab_size: int | None = 10_000,
+    train_words: int | None = None,
+    valid_words: int | None = None,
+    test_words: int | None = None,
+    grid_model: str = "small",
+    table4_model: str = "medium",
+    hidden: int | None = None,
+    pretrain_epochs: int | None = None,
+    kinds: Sequence[str] = KINDS,
+    periods: Sequence[int] = PAPER_GRID["periods"],
+    strengths: dict | None = None,
+    grid_init: str = "scratch",
+    grid_epochs: int | None = None,
+    rates: Sequence[float] = TABLE4["rates"],
+    methods: Sequence[str] = METHODS,
+    table4_epochs: int | None = None,
+    table4_period: int = TABLE4["period"],
+    t_f_epochs: float | None = None,
+    retrain_lr: float | None = None,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+) -> Results:
+    """Pre-train, run the grid (``kinds`` x ``strengths`` x ``periods`` on ``grid_model``) and Table 4
+    (``methods`` x ``rates`` on ``table4_model``); see the module docstring.
+
+    ``hidden`` overrides both models' width (a stand-in for the smaller profiles); ``pretrain_epochs``
+    (None: Zaremba et al.'s), ``grid_epochs`` (None: the model's) and ``table4_epochs`` (None: the
+    model's) set the lengths; ``retrain_lr`` the initial learning rate of every retraining (None: the
+    model's for the grid, :data:`TABLE4`'s for Table 4); ``kinds`` empty skips the grid, ``rates``
+    empty skips Table 4.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+    for name, value in (
+        ("pretrain_epochs", pretrain_epochs),
+        ("grid_epochs", grid_epochs),
+        ("table4_epochs", table4_epochs),
+    ):
+        _check_epochs(name, value)
+    if retrain_lr is not None and (isinstance(retrain_lr, bool) or not isinstance(retrain_lr, Real) or retrain_lr <= 0):
+        raise ValueError(f"retrain_lr must be a positive number or None, got {retrain_lr!r}")
+    strengths = PAPER_GRID["strengths"] if strengths is None else strengths
+    cells = grid_cells(kinds, periods, strengths) if kinds else []
+    corpus, label = load_corpus(
+        data, data_dir, vocab_size=vocab_size, train_words=train_words, valid_words=valid_words, test_words=test_words
+    )
+    setups: dict[str, Setup] = {}
+    grid = pd.DataFrame()
+    if cells:
+        setups["grid"] = pretrain(
+            grid_model, corpus, hidden=hidden, epochs=pretrain_epochs, seed=seed, device=device, progress=progress
+        )
+        epochs = grid_epochs or SCHEDULES[grid_model]["epochs"]
+        grid = run_grid(
+            setups["grid"],
+            cells,
+            epochs=epochs,
+            lr=retrain_lr,
+            init=grid_init,
+            seed=seed,
+            device=device,
+            progress=progress,
+            desc=f"grid ({grid_model}): {len(cells)} models",
+        )
+    table4, fig15 = pd.DataFrame(), {}
+    if rates:
+        if "grid" in setups and table4_model == grid_model:
+            setups["table4"] = setups["grid"]
+        else:
+            setups["table4"] = pretrain(
+                table4_model, corpus, hidden=hidden, epochs=pretrain_epochs, seed=seed, device=device, progress=progress
+            )
+        setup = setups["table4"]
+        table4, fig15 = run_table4(
+            setup,
+            rates,
+            methods,
+            epochs=table4_epochs or SCHEDULES[setup.name]["epochs"],
+            period=table4_period,
+            t_f_epochs=t_f_epochs,
+            lr=retrain_lr,
+            seed=seed,
+            device=device,
+            progress=progress,
+        )
+    return Results(label, corpus, setups, grid, table4, fig15)

@@ -1,0 +1,215 @@
+"""The NR paper's low-rank experiments (Figures 7, 8, 16, 18; Tables 5, 6): ranks, plans, monitoring, printed tables."""
+
+import copy
+import math
+import re
+
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from freqlib.data import ImageDataset
+from freqlib.experiments import nr_lowrank as lr
+from freqlib.occasional import OccasionalRegularizer, tiled_low_rank, tucker2
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """These tiny models run fastest on one thread (and far faster when other processes share the cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_images(n: int = 64, size: int = 8, seed: int = 0) -> ImageDataset:
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8)
+    return ImageDataset(images, torch.arange(n) % 10, "random images")
+
+
+def brute_force_params(shape, tile, rank) -> int:
+    """Numbers held by the factors tiled_low_rank actually computes."""
+    w = torch.randn(shape)
+    transform = (
+        tiled_low_rank(tile, rank) if tile is not None else tiled_low_rank(max(shape[0], math.prod(shape[1:])), rank)
+    )
+    c = transform.compress(w)
+    return sum(g.left.numel() + g.right.numel() for g in c.groups)
+
+
+@pytest.mark.parametrize("shape", [(32, 16, 3, 3), (10, 7, 3, 3), (16, 16, 1, 1), (24, 8, 2, 2)])
+@pytest.mark.parametrize("tile", [None, 32, 16, 8, 5])
+def test_rank_for_ratio_against_brute_force_counts(shape, tile):
+    dense = math.prod(shape)
+    for rank in (1, 2, 3, 8):
+        assert lr.tiled_params(shape, tile, rank) == brute_force_params(shape, tile, rank)
+    cap = min(tile or math.inf, *lr.lowered_shape(shape))  # a rank above this changes nothing
+    ratios = {r: dense / brute_force_params(shape, tile, r) for r in range(1, cap + 1)}
+    for ratio in (1.5, 2, 3, 4):
+        feasible = [r for r, x in ratios.items() if x >= ratio]
+        if not feasible:
+            with pytest.raises(ValueError, match=re.escape(f"shape {tuple(shape)}")):
+                lr.svd_rank_for(shape, ratio, tile)
+            continue
+        assert lr.svd_rank_for(shape, ratio, tile) == max(feasible)
+
+
+def test_table5_ranks_follow_from_the_formula():
+    table = lr.paper_table5()
+    ours = [lr.svd_rank_for((64, 64, 3, 3), r.ratio, int(r.tile)) for r in table.itertuples()]
+    assert ours == list(table["rank"]) == [16, 8, 4, 2, 8, 4, 2, 1]
+    for r in table.itertuples():  # whole tiles: exactly k / (2 r)
+        assert 9 * 64 * 64 / lr.tiled_params((64, 64, 3, 3), int(r.tile), int(r.rank)) == r.ratio
+    assert 9 * 64 * 64 / lr.tucker_params((64, 64, 3, 3), (32, 32)) == pytest.approx(2.77, abs=0.01)  # Fig. 8: 2.8
+    rt, rs = lr.tucker_ranks_for((64, 64, 3, 3), 2.0)
+    assert (
+        9 * 64 * 64 / lr.tucker_params((64, 64, 3, 3), (rt, rs))
+        >= 2
+        > 9 * 64 * 64 / lr.tucker_params((64, 64, 3, 3), (rt + 1, rt + 1))
+    )
+    with pytest.raises(ValueError, match="ratio"):
+        lr.svd_rank_for((64, 64, 3, 3), 0.5)
+
+
+def test_printed_tables_parse():
+    t5 = lr.paper_table5()
+    assert t5.set_index(["ratio", "tile"]).loc[(2, 64), "accuracy"] == 93.34
+    assert t5.set_index(["ratio", "tile"]).loc[(4, 8), "accuracy"] == 92.81
+    assert set(t5.pretrained) == {92.63}
+    t6 = lr.paper_table6()
+    assert len(t6) == 10
+    row = t6[(t6.scheme == "tucker") & (t6.R_c == 0.45)].iloc[0]
+    assert (row.weights_M, row.weights_ratio, row.flops_M, row.accuracy) == (5.49, 3.45, 191.77, 91.36)
+    row = t6[(t6.scheme == "tiled_svd") & (t6["rank"] == 11)].iloc[0]
+    assert (row.tile, row.weights_M, row.flops_ratio, row.accuracy) == (64, 6.52, 3.02, 92.33)
+    assert t6[t6.scheme == "pre-trained"].accuracy.item() == 92.37
+    f19 = lr.paper_fig19()
+    assert f19.loc["tiled_svd", "top1"] == 73.00 and f19.loc["tucker", "top5"] == 90.73
+    assert f19.loc["pre-trained", "top1"] == 73.26 and f19.loc["tucker", "compression"] == 3.1
+
+
+def test_layer_selections_of_resnet32():
+    model = lr.build_resnet(5, 1.0)
+    assert len(lr.convs(model)) == 30  # every conv but the stem (Table 7: 31 convs)
+    big = lr.largest_convs(model)
+    assert len(big) == 9 and all(tuple(model.get_submodule(n).weight.shape) == (64, 64, 3, 3) for n in big)
+    narrow = lr.build_resnet(5, 0.5)
+    assert len(lr.largest_convs(narrow)) == 9 and narrow.layer3[1].conv1.weight.shape == (32, 32, 3, 3)
+
+
+def test_typical_tucker_model_has_the_ranks_and_starts_where_tucker2_does():
+    torch.manual_seed(0)
+    model = lr.build_resnet(1, 1.0).eval()
+    names = lr.convs(model)
+    typical = lr.typical_model(model, lr.tucker_plan(model, names, rc=0.5)).eval()
+    for n in names:
+        weight = model.get_submodule(n).weight
+        first, middle, last = typical.get_submodule(n)
+        t, s = weight.shape[:2]
+        assert first.weight.shape == (round(s / 2), s, 1, 1)
+        assert middle.weight.shape == (round(t / 2), round(s / 2), 3, 3)
+        assert last.weight.shape == (t, round(t / 2), 1, 1)
+        assert all(p.requires_grad for p in typical.get_submodule(n).parameters())
+    reference = copy.deepcopy(model)
+    with torch.no_grad():
+        for n in names:
+            w = reference.get_submodule(n).weight
+            w.copy_(tucker2(0.5)(w))
+    x = torch.randn(4, 3, 8, 8)
+    torch.testing.assert_close(typical(x), reference(x), rtol=1e-4, atol=1e-4)
+
+
+def test_monitor_records_one_pre_post_pair_per_event_and_the_delta_w_definition():
+    torch.manual_seed(0)
+    data = tiny_images(48)
+    model = lr.build_resnet(1, 0.5)
+    names = lr.convs(model)
+    regs = lr.occasional_regularizers(model, lr.tucker_plan(model, names, ratio=2.0), period=3)
+    probe = lr.probe_batch(data, 16)
+    monitor = lr.EventMonitor(model, regs, 3, probe, data)
+    snapshots = {}
+
+    class Spy:  # records the weights right before each event
+        def step(self):
+            if regs[0].due(regs[0].step_count + 1):
+                snapshots[regs[0].step_count + 1] = {n: model.get_submodule(n).weight.detach().clone() for n in names}
+
+    lr.fine_tune(model, data, steps=9, lrs=[0.05], fractions=[1], batch_size=16, steppers=[Spy(), monitor])
+    frame = monitor.frame()
+    assert list(frame.step) == [3, 6, 9] and [len(r.history) for r in regs] == [3] * len(regs)
+    assert (frame.loss_post != frame.loss_pre).all()
+    assert frame["dL/L"].tolist() == pytest.approx(((frame.loss_post - frame.loss_pre) / frame.loss_pre).tolist())
+    before = snapshots[9]  # the weights right before the last event; the model now holds those right after it
+    after = {n: model.get_submodule(n).weight.detach() for n in names}
+    squares = sum((before[n].double() - after[n].double()).square().sum() for n in names)
+    direct = float(squares / sum(w.numel() for w in before.values()))
+    assert frame.dw.iloc[-1] == pytest.approx(direct, rel=1e-6)
+    assert lr.probe_loss(model, probe) == pytest.approx(frame.loss_post.iloc[-1], rel=1e-6)
+
+
+def test_monitor_without_regularizers_and_bad_periods():
+    data = tiny_images(32)
+    model = lr.build_resnet(1, 0.25)
+    monitor = lr.EventMonitor(model, [], 2, lr.probe_batch(data, 8), None)
+    lr.fine_tune(model, data, steps=5, lrs=[0.01], fractions=[1], batch_size=16, steppers=[monitor])
+    frame = monitor.frame()
+    assert list(frame.step) == [2, 4] and (frame.loss_pre == frame.loss_post).all() and (frame.dw == 0).all()
+    reg = OccasionalRegularizer(model, tucker2(0.5), 3, modules=lr.convs(model))
+    with pytest.raises(ValueError, match="periods \\[3\\]"):
+        lr.EventMonitor(model, [reg], 2, lr.probe_batch(data, 8))
+    with pytest.raises(ValueError, match="multiple of pNR"):
+        lr.train_compressed(
+            model, "occasional", [], data, data, steps=5, period=2, lrs=[0.1], fractions=[1], batch_size=16,
+            input_shape=(1, 3, 8, 8),
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="input channels S = 4"):
+        lr.tiled_plan(model, lr.convs(model), {8: 4, 16: 4}, ratio=2)
+    assert lr.phases(10, [0.1, 0.01, 0.001], [0.5, 0.25, 0.25]) == [(0.1, 5), (0.01, 3), (0.001, 2)]
+
+
+def test_tiny_run_returns_the_expected_columns():
+    data = tiny_images(64)
+    out = lr.run_resnet(
+        data, data, blocks=1, width=0.25, pretrain_steps=2, steps=4, period=2, batch_size=32, rcs=[0.5],
+        probe_size=16, tiles=[4, 2], table5_ratios=[2], fig18_ratios=[2], fig18_tiles=[[4, 8, 16]],
+    )  # fmt: skip
+    row_columns = {"method", "accuracy", "events", "weights", "weights compressed", "macs", "compression", "train s"}
+    assert row_columns <= set(out["fig7"].columns) and {"rc"} <= set(out["fig7"].columns)
+    assert list(out["fig7"].method) == ["typical", "occasional"]
+    assert list(out["fig7"].events) == [0, 2]
+    assert list(out["table5"]["rank"]) == [1] and list(out["table5"].tile) == [4]
+    assert any("2x2 tiles" in s for s in out["skipped"])  # a 2x2 tile of rank 1 stores 4 numbers: 1x at best
+    assert list(out["fig18"].scheme) == ["Tucker (typical)", "SVD (occasional)", "tiled SVD (4, 8, 16) (occasional)"]
+    assert (out["fig18"].compression >= 2).all()
+    occasional = out["fig7"][out["fig7"].method == "occasional"].iloc[0]
+    assert occasional.accuracy == pytest.approx(occasional["accuracy dense"], abs=1 / 64)
+    frames = out["fig8"]
+    assert set(frames) == {"typical", "occasional"} and list(frames["occasional"].step) == [2, 4]
+    assert isinstance(frames["typical"], pd.DataFrame)
+
+
+def test_model_size_counts_every_layer():
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.Flatten(), nn.Linear(8 * 4 * 4, 10))
+    weights, macs = lr.dense_counts(model, (1, 3, 4, 4))
+    assert weights == 8 * 27 + 1280 and macs == 8 * 27 * 16 + 1280
+
+
+def test_tiny_vgg_run_compresses_the_hidden_fc_layers_first(tmp_path):
+    data = tiny_images(32, size=32)
+    out = lr.run_vgg(
+        data, data, width=1 / 16, dropout=0.0, pretrain_steps=2, fc_steps=2, steps=2, period=2, batch_size=16,
+        rcs=[0.5], tile=8,
+    )  # fmt: skip
+    assert out["fc compression"] == 8.0  # two 32 x 32 layers at rank 2
+    assert "classifier.6 (10 x 32, the output layer) left dense" in out["fc dense"][0]
+    table = out["table6"]
+    assert list(table.scheme) == ["Tucker (typical)", "tiled SVD 8x8 (occasional)"]
+    tucker, tiled = table.iloc[0], table.iloc[1]
+    assert tiled["compression"] >= tucker["compression"] and tiled["rank"] == 1
+    assert out["base"]["weights"] > tucker["weights compressed"]
+    missing = lr.imagenet_missing(tmp_path, "cpu")
+    assert len(missing) == 4 and "imagenet/train" in missing[0] and "GPU" in missing[-1]
+    with pytest.raises(FileNotFoundError, match="Figure 19 needs"):
+        lr.run_imagenet(tmp_path, device="cpu")

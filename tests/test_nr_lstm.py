@@ -256,3 +256,15 @@ def test_tiny_run_returns_the_expected_columns(fake_bible, monkeypatch):
     assert results.setups["table4"] is results.setups["grid"]
     with pytest.raises(ValueError, match="data must be one of"):
         nr_lstm.run(data="wiki")
+
+
+def test_noise_kind_is_figure_4_right():
+    w = torch.randn(50, 40, dtype=torch.float64)
+    t = nr_lstm.transform_for("noise", 0.3)
+    out = t(w)
+    ratio = out / w
+    assert out.shape == w.shape and (ratio > 0.7 - 1e-12).all() and (ratio < 1.3 + 1e-12).all()
+    assert not torch.equal(out, w) and getattr(t, "projection", True) is False  # not re-applied at the end
+    with pytest.raises(ValueError, match="noise: amplitude a must be a real number in \\[0, 1\\)"):
+        nr_lstm.transform_for("noise", 1.5)
+    assert "noise" in nr_lstm.KINDS and "noise" in nr_lstm.PAPER_GRID["strengths"]

@@ -10,12 +10,13 @@ Then the pre-trained model is retrained with occasional regularization (one
 :class:`~freqlib.occasional.OccasionalRegularizer` over the embedding, LSTM and softmax weights;
 biases are never touched):
 
-- **the grid** (Figures 4, 5, 14): per kind (:data:`KINDS`: weight decay ``theta``, binary-code
-  quantization ``bits``, truncated SVD ``rank``, magnitude pruning ``rate``) and strength, one model
-  per NR period ``pNR``; ``pNR`` = 1 is regularization at every step. The compressions (all kinds
-  but decay) are applied once more after the last step when it was not an event, so that every
-  model is tested in its compressed form. Each cell records ``e_w`` (mean ``E|w - w'|`` per event)
-  and ``e_w/pNR``, for Figure 6 (:func:`e_opt`, :func:`fig6_frame`).
+- **the grid** (Figures 4, 5, 14): per kind (:data:`KINDS`: weight decay ``theta``, uniform
+  noise amplitude ``a`` (Figure 4, right), binary-code quantization ``bits``, truncated SVD
+  ``rank``, magnitude pruning ``rate``) and strength, one model per NR period ``pNR``; ``pNR`` = 1
+  is regularization at every step. The compressions (all kinds but decay and noise) are applied
+  once more after the last step when it was not an event, so that every model is tested in its
+  compressed form. Each cell records ``e_w`` (mean ``E|w - w'|`` per event) and ``e_w/pNR``, for
+  Figure 6 (:func:`e_opt`, :func:`fig6_frame`).
 - **Table 4**: gradual pruning (Eq. 5 with ``E`` = 3, ``p_i`` = 0, ``t_i`` = 0, ``t_f`` = the 3rd
   epoch for the medium model, the 5th for the large one) to each target rate ``p_f``, two ways:
   ``pnr`` (the paper's: prune by magnitude every ``pNR`` = 100 steps, the pruned weights train freely
@@ -49,7 +50,15 @@ import tqdm
 from torch import nn
 
 from ..models.lstm_lm import WordLSTM
-from ..occasional import OccasionalRegularizer, binary_quantize, gradual_rate, low_rank, magnitude_prune, weight_decay
+from ..occasional import (
+    OccasionalRegularizer,
+    binary_quantize,
+    gradual_rate,
+    low_rank,
+    magnitude_prune,
+    uniform_noise,
+    weight_decay,
+)
 from ..occasional.regularizer import current_weight, select, write_weight
 from ..text import Corpus, CorpusMissing, batchify, bptt_batches, bptt_count, kjv_corpus, ptb_corpus
 from . import PROFILES
@@ -79,9 +88,10 @@ TABLE4 = {
     "rates": (0.8, 0.85, 0.9, 0.95, 0.975),
 }
 #: The kinds of occasional regularization of the grid and what their strength is.
-KINDS = ("decay", "quantize", "svd", "prune")
+KINDS = ("decay", "noise", "quantize", "svd", "prune")
 STRENGTH_NAMES = {
     "decay": "weight decay factor theta",
+    "noise": "uniform noise amplitude a",
     "quantize": "quantization bits",
     "svd": "SVD rank",
     "prune": "pruning rate",
@@ -92,6 +102,7 @@ PAPER_GRID = {
     "periods": (1, 5, 20, 100, 290, 1161),
     "strengths": {
         "decay": (1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2),
+        "noise": (1e-3, 1e-2, 5e-2, 1e-1, 2e-1, 3e-1),
         "quantize": (1, 2, 3),
         "svd": (10, 25, 50),
         "prune": (0.8, 0.9, 0.95),
@@ -369,6 +380,10 @@ def transform_for(kind: str, strength):
         if isinstance(strength, bool) or not isinstance(strength, Real) or not 0 <= strength < 1:
             raise ValueError(f"decay: theta must be a real number in [0, 1), got {strength!r}")
         return weight_decay(float(strength))
+    if kind == "noise":
+        if isinstance(strength, bool) or not isinstance(strength, Real) or not 0 <= strength < 1:
+            raise ValueError(f"noise: amplitude a must be a real number in [0, 1), got {strength!r}")
+        return uniform_noise(float(strength))
     if kind == "quantize":
         return binary_quantize(strength)
     if kind == "svd":

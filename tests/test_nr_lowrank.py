@@ -213,3 +213,29 @@ def test_tiny_vgg_run_compresses_the_hidden_fc_layers_first(tmp_path):
     assert len(missing) == 4 and "imagenet/train" in missing[0] and "GPU" in missing[-1]
     with pytest.raises(FileNotFoundError, match="Figure 19 needs"):
         lr.run_imagenet(tmp_path, device="cpu")
+
+
+def test_figure_19_runs_end_to_end_on_a_tiny_image_folder(tmp_path):
+    """run_imagenet on 2 classes x 2 random JPEGs (CPU, one step per scheme and pNR 1): the pipeline of
+    the paper profile, not its numbers."""
+    import numpy as np
+    from PIL import Image
+    from torchvision.models import resnet34
+
+    for split in ("train", "val"):
+        for c in ("n01", "n02"):
+            folder = tmp_path / lr.IMAGENET_LAYOUT[split] / c
+            folder.mkdir(parents=True)
+            for i in range(2):
+                pixels = np.random.default_rng(i).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / f"{i}.JPEG")
+    with pytest.raises(FileNotFoundError, match="a pre-trained ResNet-34"):
+        lr.run_imagenet(tmp_path, device="cpu", allow_cpu=True)
+    torch.manual_seed(0)
+    torch.save(resnet34(weights=None).state_dict(), tmp_path / lr.IMAGENET_LAYOUT["weights"])
+    with pytest.raises(FileNotFoundError, match="a GPU"):
+        lr.run_imagenet(tmp_path, device="cpu")
+    rows = lr.run_imagenet(tmp_path, epochs=1, batch_size=4, period=1, device="cpu", allow_cpu=True)
+    assert list(rows.scheme) == ["pre-trained", "tucker", "tiled_svd"]
+    assert rows.compression.iloc[0] == 1.0 and (rows.compression.iloc[1:] > 2.5).all()
+    assert rows[["top1", "top5"]].apply(lambda v: v.between(0, 100)).all().all()

@@ -2,7 +2,8 @@
 sweep a notebook over a parameter grid (:mod:`freqlib.sweep`).
 
 ``freqlib experiment MODULE [-p NAME VALUE ...] [--out results.csv]`` calls
-``freqlib.experiments.MODULE.run(**params)`` and works under ``torchrun`` (one process per GPU)::
+``freqlib.experiments.MODULE.run(**params)``, prints the table it returns (see :func:`result_table`)
+and works under ``torchrun`` (one process per GPU)::
 
     torchrun --nproc_per_node 4 -m freqlib.cli experiment classify \\
         -p family resnet -p profile paper -p data_dir /data --out resnet.csv
@@ -48,10 +49,28 @@ class ExperimentError(ValueError):
     """A bad ``freqlib experiment`` request: unknown module or unknown run() parameter."""
 
 
+_RUN_DEF = re.compile(r"^(def run\(|run = )", re.MULTILINE)
+
+
 def known_experiments() -> list[str]:
-    """The modules of :mod:`freqlib.experiments` (its ``.py`` files other than ``__init__``), sorted."""
+    """The modules of :mod:`freqlib.experiments` that define a top-level ``run()`` (or bind ``run = ...``),
+    sorted; read from the source, without importing them."""
     folder = Path(__file__).resolve().parent / "experiments"
-    return sorted(p.stem for p in folder.glob("*.py") if p.stem != "__init__")
+    return sorted(p.stem for p in folder.glob("*.py") if _RUN_DEF.search(p.read_text(encoding="utf-8")))
+
+
+def result_table(result, where: str = "run()") -> pd.DataFrame:
+    """The table of what an experiment's ``run()`` returned: a DataFrame itself, the ``table`` attribute
+    of a result object, or the first item of a tuple such as ``(table, histories, label)``.
+
+    Raises ``TypeError`` naming ``where`` for anything else.
+    """
+    if isinstance(result, tuple) and result:
+        result = result[0]
+    table = getattr(result, "table", result)
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"{where} returned {type(result).__name__}, not a pandas DataFrame (or a result with one)")
+    return table
 
 
 def load_experiment(name: str) -> ModuleType:
@@ -109,9 +128,7 @@ def run_experiment(name: str, params: dict, out: str | Path | None = None) -> pd
     check_parameters(module.run, params, module.__name__)
     distributed.init_from_env()
     try:
-        table = module.run(**params)
-        if not isinstance(table, pd.DataFrame):
-            raise TypeError(f"{module.__name__}.run() returned {type(table).__name__}, not a pandas DataFrame")
+        table = result_table(module.run(**params), f"{module.__name__}.run()")
         if distributed.is_main():
             print(table.to_string(index=False))
             if out is not None:

@@ -254,6 +254,9 @@ def test_tiny_run_returns_the_expected_columns(fake_bible, monkeypatch):
     assert results.table4.zeros.iloc[1:].round(2).eq(0.5).all()
     assert set(results.fig15) == {"pnr", "zhu-gupta"}
     assert results.setups["table4"] is results.setups["grid"]
+    table = results.table  # what freqlib experiment nr_lstm prints
+    assert table.part.tolist() == ["grid"] * 5 + ["table4"] * 3 and table.columns[0] == "part"
+    assert table.perplexity.tolist() == [*results.grid.perplexity, *results.table4.perplexity]
     with pytest.raises(ValueError, match="data must be one of"):
         nr_lstm.run(data="wiki")
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import io
 import math
 import sys
@@ -907,3 +908,52 @@ def run_imagenet(
         top1, top5 = evaluate_topk(decomposed, val, device)
         rows.append({"scheme": scheme, "top1": 100 * top1, "top5": 100 * top5, "compression": row["model compression"]})
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# the command line: freqlib experiment nr_lowrank -p model resnet -p pretrain_steps 600 -p steps 80 ...
+
+#: The models :func:`run` trains and the function behind each.
+RUNNERS = {"resnet": run_resnet, "vgg": run_vgg, "imagenet": run_imagenet}
+
+
+def run(
+    model: str = "resnet",
+    *,
+    data: str = "fashion_mnist",
+    data_dir=None,
+    train_subset: int | None = 20000,
+    test_subset: int | None = 1000,
+    image_size: int = 32,
+    **params,
+) -> pd.DataFrame:
+    """One of the chapter's models as a table (what ``freqlib experiment nr_lowrank`` prints and writes).
+
+    ``model``: ``"resnet"`` (:func:`run_resnet`: Figures 7, 18 and Table 5), ``"vgg"`` (:func:`run_vgg`:
+    Table 6, 32x32 images) or ``"imagenet"`` (:func:`run_imagenet`: Figure 19, ``data_dir`` holds
+    ImageNet). ``params`` go to that function (e.g. ``pretrain_steps`` and ``steps``, which have no
+    default); the data (``data``, ``data_dir``, the subsets, ``image_size``) is loaded as in the
+    chapter. The table's first column ``part`` names the figure or table of each row; a ``pretrained``
+    row carries the starting accuracy. Raises ``ValueError`` naming an unknown model or parameter.
+    """
+    if model not in RUNNERS:
+        raise ValueError(f"model must be one of {', '.join(RUNNERS)}, got {model!r}")
+    runner = RUNNERS[model]
+    accepted = [n for n in inspect.signature(runner).parameters if n not in ("train_set", "test_set", "data_dir")]
+    unknown = [n for n in params if n not in accepted]
+    if unknown:
+        raise ValueError(
+            f"{runner.__name__}() has no parameter(s) {', '.join(unknown)}; it accepts: {', '.join(accepted)}"
+        )
+    if model == "imagenet":
+        return run_imagenet(data_dir, **params).assign(part="fig19")[["part", "scheme", "top1", "top5", "compression"]]
+    train, test, label = load_data(data, data_dir, train_subset, test_subset, 32 if model == "vgg" else image_size)
+    out = runner(train, test, **params)
+    if model == "resnet":
+        head = {"accuracy": out["pretrained accuracy"], "train s": out["pretrain s"]}
+        parts = [("pretrained", pd.DataFrame([head]))] + [(k, out[k]) for k in ("fig7", "table5", "fig18")]
+    else:
+        head = {"accuracy": out["fc accuracy"], "model compression": out["fc compression"]}
+        parts = [("pretrained", pd.DataFrame([head])), ("table6", out["table6"])]
+    table = pd.concat([frame.assign(part=name) for name, frame in parts if len(frame)], ignore_index=True)
+    return table[["part", *[c for c in table.columns if c != "part"]]].assign(data=label)

@@ -743,6 +743,14 @@ class Results:
     table4: pd.DataFrame
     fig15: dict[str, WordLSTM]
 
+    @property
+    def table(self) -> pd.DataFrame:
+        """The grid's rows and Table 4's in one frame, told apart by a first column ``part``
+        (``"grid"`` or ``"table4"``); what ``freqlib experiment nr_lstm`` prints and writes."""
+        parts = [frame.assign(part=name) for name, frame in (("grid", self.grid), ("table4", self.table4))]
+        table = pd.concat(parts, ignore_index=True)
+        return table[["part", *[c for c in table.columns if c != "part"]]]
+
 
 def _check_epochs(name: str, value) -> int | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, Integral) or value < 1):

@@ -119,3 +119,7 @@ def macs_grid(widths: Sequence[float] = WIDTHS, resolutions: Sequence[int] = RES
                 }
             )
     return pd.DataFrame(rows)
+
+
+#: ``freqlib experiment pointwise_imagenet -p widths [0.5,1.0]``: :func:`macs_grid`.
+run = macs_grid

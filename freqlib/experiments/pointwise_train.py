@@ -620,6 +620,15 @@ class TrainResult:
     input_shape: tuple[int, int, int]
     seconds: dict
 
+    @property
+    def table(self) -> pd.DataFrame:
+        """One frame, first column ``part``: the ``dense`` model (accuracy, MACs), the ``sweep`` rows and
+        the ``learned`` runs; what ``freqlib experiment pointwise_train`` prints and writes."""
+        dense = pd.DataFrame([{"accuracy": self.dense_accuracy, "macs": self.dense_macs, "reduction": 1.0}])
+        parts = [("dense", dense), ("sweep", self.sweep), ("learned", self.runs)]
+        table = pd.concat([frame.assign(part=name) for name, frame in parts], ignore_index=True)
+        return table[["part", *[c for c in table.columns if c != "part"]]].assign(model=self.model_name)
+
 
 def experiment(
     model_name: str = "mobilenetv2-small",
@@ -749,6 +758,11 @@ def experiment(
     return TrainResult(
         model_name, label, dense_acc, dense_macs, converted_macs, sweep, runs, pruned, layers, dense, shape, seconds
     )
+
+
+#: ``freqlib experiment pointwise_train -p model_name resnext29 ...``: :func:`experiment` (its parameters),
+#: printed as :attr:`TrainResult.table`.
+run = experiment
 
 
 def table1_run(runs: pd.DataFrame, reduction: float = 2.0) -> pd.Series:

@@ -1,0 +1,69 @@
+"""``freqlib experiment MODULE``: every experiment module with a ``run()`` is reachable and prints a table."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from freqlib import cli
+from freqlib.experiments import nr_lowrank, pointwise_train
+
+EXPERIMENTS = ["classify", "gan", "nr_grids", "nr_lowrank", "nr_lstm", "nr_pruning", "pointwise_imagenet",
+               "pointwise_train", "segment", "vae"]  # fmt: skip
+
+
+def test_known_experiments_are_the_modules_with_a_run_function():
+    assert cli.known_experiments() == EXPERIMENTS
+    for name in EXPERIMENTS:
+        assert callable(cli.load_experiment(name).run)
+
+
+def test_result_table_accepts_a_frame_a_result_object_or_a_tuple():
+    frame = pd.DataFrame({"a": [1]})
+    assert cli.result_table(frame) is frame
+    assert cli.result_table(SimpleNamespace(table=frame)) is frame
+    assert cli.result_table((frame, {}, "label")) is frame
+    with pytest.raises(TypeError, match=r"toy.run\(\) returned str, not a pandas DataFrame"):
+        cli.result_table("oops", "toy.run()")
+    with pytest.raises(TypeError, match="returned tuple"):
+        cli.result_table(())
+
+
+def test_pointwise_imagenet_from_the_command_line(capsys, tmp_path):
+    out = tmp_path / "macs.csv"
+    args = ["experiment", "pointwise_imagenet", "-p", "widths", "[1.0]", "-p", "resolutions", "[224]"]
+    assert cli.main([*args, "--out", str(out)]) == 0
+    assert "1.0-224" in capsys.readouterr().out
+    row = pd.read_csv(out).iloc[0]
+    assert row.dense == pytest.approx(300.8e6, rel=0.01)  # MobileNetV2 1.0-224: 300M MACs (Sandler et al.)
+
+
+def test_nr_lowrank_run_labels_each_row_with_its_figure(tmp_path):
+    tiny = dict(train_subset=64, test_subset=32, image_size=8, blocks=1, width=0.25, pretrain_steps=2, steps=2,
+                period=2, batch_size=32, rcs=[0.5], probe_size=16, tiles=[4], table5_ratios=[2], fig18_ratios=[2],
+                fig18_tiles=[[4, 8, 16]])  # fmt: skip
+    table = nr_lowrank.run("resnet", **tiny)
+    assert table.columns[0] == "part"
+    assert table.part.tolist() == ["pretrained", "fig7", "fig7", "table5", "fig18", "fig18", "fig18"]
+    assert table.data.iloc[0].startswith("stand-in: Fashion-MNIST")
+    assert table.accuracy.between(0, 1).all()
+    with pytest.raises(ValueError, match="model must be one of resnet, vgg, imagenet, got 'alexnet'"):
+        nr_lowrank.run("alexnet")
+    with pytest.raises(ValueError, match=r"run_vgg\(\) has no parameter\(s\) blocks; it accepts: width"):
+        nr_lowrank.run("vgg", blocks=3)
+    with pytest.raises(FileNotFoundError, match="Figure 19 needs"):
+        nr_lowrank.run("imagenet", data_dir=tmp_path, device="cpu")
+
+
+def test_pointwise_train_run_is_the_experiment_with_one_table():
+    result = pointwise_train.run(
+        train_subset=64, test_subset=32, size=8, batch_size=32, targets=[1.5], strategies=["channel"], lambdas=[0.5],
+        schemes=["learn-then-refine"], mask_steps=2, refine_steps=2, cycles=1, profile_images=16, progress=False,
+    )  # fmt: skip
+    table = cli.result_table(result)
+    assert table.columns[0] == "part" and table.columns[-1] == "model"
+    assert table.part.tolist() == ["dense", "sweep", "sweep", "learned"]  # one strategy and the resolution baseline
+    assert table.accuracy.iloc[0] == result.dense_accuracy and table.macs.iloc[0] == result.dense_macs
+    assert table.scheme.iloc[-1] == "learn-then-refine"

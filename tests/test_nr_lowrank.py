@@ -11,7 +11,7 @@ from torch import nn
 
 from freqlib.data import ImageDataset
 from freqlib.experiments import nr_lowrank as lr
-from freqlib.occasional import OccasionalRegularizer, tiled_low_rank, tucker2
+from freqlib.occasional import OccasionalRegularizer, export, tiled_low_rank, tucker2
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -239,3 +239,49 @@ def test_figure_19_runs_end_to_end_on_a_tiny_image_folder(tmp_path):
     assert list(rows.scheme) == ["pre-trained", "tucker", "tiled_svd"]
     assert rows.compression.iloc[0] == 1.0 and (rows.compression.iloc[1:] > 2.5).all()
     assert rows[["top1", "top5"]].apply(lambda v: v.between(0, 100)).all().all()
+
+
+@pytest.mark.parametrize("setting", [{"scheme": "tucker", "rc": 0.4}, {"scheme": "tiled_svd", "tile": 8, "rank": 2}])
+def test_architecture_counts_equal_the_exported_models(setting):
+    """compressed_counts (closed form) against export's report, on a model with a strided 3x3 conv."""
+    model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.Conv2d(16, 24, 3, stride=2, padding=1),
+                          nn.Conv2d(24, 24, 3, padding=1), nn.Conv2d(24, 8, 1))  # fmt: skip
+    shape = (1, 3, 12, 12)
+    names = lr.convs(model, min_in=16)
+    assert names == ["1", "2"]
+    transform = tucker2(setting["rc"]) if setting["scheme"] == "tucker" else tiled_low_rank(8, 2)
+    _, report = export(model, transform, modules=names, input_shape=shape)
+    sizes = lr.architecture_sizes(model, shape, [setting], min_in=16)
+    dense, ours = sizes.iloc[0], sizes.iloc[1]
+    assert ours.weights == report.compressed_bytes.sum() / 4 and dense.weights == report.dense_bytes.sum() / 4
+    assert ours.macs == report.compressed_macs.sum() and dense.macs == report.dense_macs.sum()
+    first = 16 * 3 * 9  # the uncompressed kernel conv; the 1x1 conv is not counted
+    assert ours["all weights"] == first + ours.weights
+    assert ours["all weights ratio"] == pytest.approx((first + dense.weights) / (first + ours.weights))
+    with pytest.raises(ValueError, match="scheme must be dense, tucker or tiled_svd, got 'svd'"):
+        lr.compressed_counts((8, 8, 3, 3), 4, 4, "svd")
+
+
+def test_table6_sizes_match_the_printed_units_and_tiles():
+    sizes = lr.table6_sizes().set_index("parameter")
+    assert len(sizes) == 10
+    pre = sizes.loc["-"]
+    assert pre.weights_M == pytest.approx(18.98, abs=0.005)  # convs with S >= 128, in 2^20 numbers
+    assert pre.flops_M == pytest.approx(648.0) and pre["flops_M paper"] == 647.87  # 2 MACs / 2^20
+    tiled = sizes[sizes.scheme == "tiled_svd"]
+    assert tiled.weights_ratio.tolist() == pytest.approx([64 / (2 * r) for r in (16, 11, 10, 9, 8)])
+    assert tiled.flops_ratio.tolist() == pytest.approx(tiled.weights_ratio.tolist())
+    gap = (tiled.weights_M - tiled["weights_M paper"]).abs()
+    assert gap.drop("64x64 (r=9)").max() < 0.011 and gap["64x64 (r=9)"] > 0.2  # the printed r=9 row is off
+
+
+def test_fig19_sizes_give_about_3_1x_over_all_kernel_convolutions():
+    sizes = lr.fig19_sizes().set_index("scheme")
+    assert sizes.loc["dense", "weights"] == 20_791_296  # Table 9's decomposed rows: 0.98+0.28+6.18+1.13+11.25 M(2^20)
+    assert (
+        sizes.loc["dense", "all weights"] - sizes.loc["dense", "weights"]
+        == 64 * 3 * 49 + 6 * 64 * 64 * 9 + 128 * 64 * 9
+    )
+    assert sizes.loc["tiled_svd", "weights ratio"] == pytest.approx(3.2)
+    assert sizes.loc["tiled_svd", "all weights ratio"] == pytest.approx(3.10, abs=0.005)
+    assert sizes.loc["tucker", "all weights ratio"] == pytest.approx(3.06, abs=0.005)

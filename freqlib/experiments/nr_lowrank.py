@@ -194,6 +194,148 @@ def tucker_ranks_for(shape: Sequence[int], ratio: float) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------------------------------------
+# exact sizes of the printed models (Table 6, Figure 19's 3.1x): architecture only, no training
+
+#: The paper's "M" in Tables 6-9: 2^20 numbers (Table 8's 0.035M is 64 * 64 * 9 = 36,864), and its
+#: FLOPs are 2 MACs (Table 6's 647.87M FLOPs are, within 0.02%, twice the 324.0 x 2^20 MACs of the
+#: compressed VGG19 convolutions: see the chapter).
+PAPER_M = 2**20
+
+
+@torch.no_grad()
+def conv_positions(
+    model: nn.Module, names: Sequence[str], input_shape: tuple[int, ...]
+) -> dict[str, tuple[tuple[int, ...], int, int]]:
+    """Per conv of ``names``: (weight shape, input positions ``H_in W_in``, output positions ``H_out W_out``)
+    in one forward pass on zeros of ``input_shape`` (N = 1)."""
+    seen, hooks = {}, []
+    for name in names:
+        conv = model.get_submodule(name)
+
+        def hook(module, inputs, output, name=name):
+            seen[name] = (tuple(module.weight.shape), inputs[0][0, 0].numel(), output[0, 0].numel())
+
+        hooks.append(conv.register_forward_hook(hook))
+    was = model.training
+    try:
+        model.eval()
+        model(torch.zeros(input_shape))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was)
+    return {name: seen[name] for name in names}
+
+
+def compressed_counts(
+    shape: Sequence[int],
+    p_in: int,
+    p_out: int,
+    scheme: str,
+    *,
+    rc: float | None = None,
+    tile: int | None = None,
+    rank: int | None = None,
+) -> tuple[int, int]:
+    """(weights, MACs) of one conv of weight ``shape`` (T, S, d, d) applied at ``p_in`` input and ``p_out``
+    output positions, as :func:`freqlib.occasional.export` builds and counts it.
+
+    ``scheme``: ``"dense"``; ``"tucker"`` (ranks ``R_c (T, S)`` rounded half up, as :func:`tucker2`): a 1x1
+    conv S -> R_s at the input positions, a d x d conv R_s -> R_t and a 1x1 conv R_t -> T at the output
+    positions; ``"tiled_svd"`` (``tile`` x ``tile`` tiles of ``rank``): :func:`tiled_params` numbers, each
+    used once per output position.
+    """
+    dense = math.prod(shape)
+    if scheme == "dense":
+        return dense, dense * p_out
+    if scheme == "tucker":
+        t, s, k = shape[0], shape[1], math.prod(shape[2:])
+        rt, rs = (max(1, math.floor(rc * n + 0.5)) for n in (t, s))
+        return tucker_params(shape, (rt, rs)), s * rs * p_in + (k * rs * rt + t * rt) * p_out
+    if scheme == "tiled_svd":
+        weights = tiled_params(shape, tile, rank)
+        return weights, weights * p_out
+    raise ValueError(f"scheme must be dense, tucker or tiled_svd, got {scheme!r}")
+
+
+def architecture_sizes(
+    model: nn.Module, input_shape: tuple[int, ...], settings: Sequence[dict], *, min_in: int = 128
+) -> pd.DataFrame:
+    """Weights and MACs of the convolutions of ``model`` with a kernel and ``S >= min_in`` (the compressed
+    ones; ``compressed``) and of all its convolutions but 1x1 (``all``), per setting: a dict of
+    :func:`compressed_counts` keywords (``scheme`` and ``rc``, or ``tile`` and ``rank``).
+
+    Columns: ``scheme``, ``parameter``, ``weights``, ``macs`` (compressed layers), ``weights ratio``,
+    ``macs ratio`` (against ``dense``) and ``all weights ratio`` (all kernel convs, the uncompressed
+    ones dense: Figure 19's "overall compression")."""
+    every = conv_positions(model, convs(model, skip_first=False), input_shape)
+    chosen = set(convs(model, skip_first=False, min_in=min_in))
+    rest = sum(math.prod(shape) for name, (shape, _, _) in every.items() if name not in chosen)
+    rows = []
+    for setting in [{"scheme": "dense"}, *settings]:
+        counts = [
+            compressed_counts(shape, p_in, p_out, **setting) for n, (shape, p_in, p_out) in every.items() if n in chosen
+        ]
+        scheme = setting["scheme"]
+        parameter = (
+            "-" if scheme == "dense" else f"R_c={setting['rc']:g}" if scheme == "tucker"
+            else f"{setting['tile']}x{setting['tile']} (r={setting['rank']})"
+        )  # fmt: skip
+        rows.append(
+            {
+                "scheme": scheme,
+                "parameter": parameter,
+                "weights": sum(w for w, _ in counts),
+                "macs": sum(m for _, m in counts),
+                "all weights": rest + sum(w for w, _ in counts),
+            }
+        )
+    table = pd.DataFrame(rows)
+    table["weights ratio"] = table.weights.iloc[0] / table.weights
+    table["macs ratio"] = table.macs.iloc[0] / table.macs
+    table["all weights ratio"] = table["all weights"].iloc[0] / table["all weights"]
+    return table
+
+
+def table6_sizes() -> pd.DataFrame:
+    """Table 6's weight sizes and FLOPs regenerated from full-size VGG19 (32x32 inputs; convolutions with
+    ``S >= 128``; ``M`` = 2^20, FLOPs = 2 MACs) beside the printed ones: one row per printed row, columns
+    ``scheme``, ``parameter``, ``weights_M``, ``weights_ratio``, ``flops_M``, ``flops_ratio`` (ours) and
+    the same with `` paper``."""
+    paper = paper_table6()
+    settings = [{"scheme": "tucker", "rc": rc} for rc in paper.R_c.dropna()]
+    settings += [
+        {"scheme": "tiled_svd", "tile": int(t), "rank": int(r)} for t, r in paper[["tile", "rank"]].dropna().values
+    ]
+    sizes = architecture_sizes(build_vgg19(1.0), (1, 3, 32, 32), settings, min_in=PAPER_VGG["min_in"])
+    ours = pd.DataFrame(
+        {
+            "scheme": sizes.scheme.replace({"dense": "pre-trained"}),
+            "parameter": sizes.parameter,
+            "weights_M": sizes.weights / PAPER_M,
+            "weights_ratio": sizes["weights ratio"],
+            "flops_M": 2 * sizes.macs / PAPER_M,
+            "flops_ratio": sizes["macs ratio"],
+        }
+    )
+    printed = paper[["scheme", "parameter", "weights_M", "weights_ratio", "flops_M", "flops_ratio"]]
+    return ours.merge(printed, on=["scheme", "parameter"], suffixes=("", " paper"), validate="1:1")
+
+
+def fig19_sizes() -> pd.DataFrame:
+    """Figure 19's compressions regenerated from torchvision's ResNet-34 (224x224; 3x3 convolutions with
+    ``S >= 128`` compressed: Tucker-2 at R_c 0.46, 64x64 tiles of rank 10): :func:`architecture_sizes`'
+    table (the paper prints "an overall compression of 3.1x" for both)."""
+    from torchvision.models import resnet34
+
+    settings = [
+        {"scheme": "tucker", "rc": PAPER_RESNET34["rc"]},
+        {"scheme": "tiled_svd", "tile": PAPER_RESNET34["tile"], "rank": PAPER_RESNET34["rank"]},
+    ]
+    return architecture_sizes(resnet34(weights=None), (1, 3, 224, 224), settings, min_in=PAPER_RESNET34["min_in"])
+
+
+# ---------------------------------------------------------------------------------------------
 # models and layer selections
 
 

@@ -6,8 +6,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Debian packages: Fashion-MNIST and the King James Bible (data for the notebooks; the KJV stands in
-# for PTB in nr_lstm), Chromium (the book's browser test).
-BOOK_DEBS := dataset-fashion-mnist bible-kjv bible-kjv-text
+# for PTB in nr_lstm), g++ (torch.compile's inductor builds C++ in pointwise_speed at the cpu profile),
+# Chromium (the book's browser test).
+BOOK_DEBS := dataset-fashion-mnist bible-kjv bible-kjv-text g++
 TEST_DEBS := dataset-fashion-mnist bible-kjv bible-kjv-text chromium
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -54,3 +56,25 @@ def test_prune_to_macs_hits_target_and_stays_exact():
 def test_network_speed_frame():
     df = bench.network_speed(mobilenetv2_cifar, batches=[1], fallback=("macs",), min_run_time=0.001, repeats=1)
     assert df.shape[0] == 1 and df.mac_ratio[0] == pytest.approx(0.8, abs=0.005) and df.ratio[0] > 0
+
+
+def test_compiled_sides_agree_with_eager_and_are_labelled():
+    """torch.compile's "eager" backend runs the plumbing (both sides compiled, warm-up, columns) without a C++ build."""
+    conv = torch.nn.Conv2d(4, 4, 1).eval()
+    x = torch.randn(1, 4, 8, 8)
+    with torch.inference_mode():
+        fn = bench.compiled(conv, "eager", x)
+        torch.testing.assert_close(fn(x), conv(x))
+        assert bench.compiled(conv, None, x) is conv
+    layer = bench.layer_speed(channels=8, size=8, levels=[4], kinds=("uniform",), min_run_time=0.001, repeats=1,
+                              compiler="eager")  # fmt: skip
+    assert layer.compiler.tolist() == ["eager"] and layer.ratio[0] > 0
+
+    def tiny():
+        return torch.nn.Sequential(torch.nn.Conv2d(3, 64, 3, padding=1), torch.nn.Conv2d(64, 64, 1), torch.nn.ReLU())
+
+    args = dict(input_size=(3, 16, 16), batches=[1], fallback=("macs",), target=0.9, min_run_time=0.001, repeats=1)
+    net = bench.network_speed(tiny, compiler="eager", **args)
+    assert net.compiler[0] == "eager" and net.compile_s[0] > 0 and net.ratio[0] > 0 and net.banded_layers[0] == 1
+    eager = bench.network_speed(tiny, **args)
+    assert eager.compiler[0] == "none" and math.isnan(eager.compile_s[0])

@@ -11,6 +11,10 @@ the same call, alternating, and the median of the repeats is kept.
   included, :func:`count_macs`) are a target fraction of the plain model's, with layers where
   banding cannot pay left plain (by MACs) or, optionally, where it measured slower (by time).
 - :func:`network_speed` : a whole model, dense-compiled against plain, over batch sizes.
+
+Both take ``compiler``: ``None`` times the eager modules; a ``torch.compile`` backend
+(``"inductor"``, or ``"eager"`` to test the plumbing) compiles *both* sides of the ratio
+(:func:`compiled`), warmed up before timing, so the ratio compares compiled with compiled.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import contextlib
 import copy
 import functools
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 
 import pandas as pd
@@ -64,6 +69,16 @@ def compare(fns: dict[str, Callable[[], object]], min_run_time: float, repeats: 
     return {k: sorted(v)[len(v) // 2] for k, v in times.items()}
 
 
+def compiled(module: nn.Module, compiler: str | None, example: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``module`` itself (``compiler`` None) or ``torch.compile(module, backend=compiler, dynamic=False)``
+    called once on ``example`` (compilation is not timed)."""
+    if compiler is None:
+        return module
+    fn = torch.compile(module, backend=compiler, dynamic=False)
+    fn(example)
+    return fn
+
+
 def band_counts_for(channels: int, num_coefs: int, mean: int, kind: str = "uniform", seed: int = 0) -> torch.Tensor:
     """Band lengths (channels,) int64 with exactly the given integer ``mean``.
 
@@ -95,12 +110,14 @@ def layer_speed(
     repeats: int = 3,
     threads: int = 1,
     seed: int = 0,
+    compiler: str | None = None,
 ) -> pd.DataFrame:
     """Time one ``channels -> channels`` 1x1 layer at ``size x size``: compiled banded vs plain Conv2d.
 
     One row per (kind, kept level): ``kept`` coefficients per channel on average out of b*b,
     ``fraction``, ``plain_s``, ``banded_s``, ``ratio`` (banded / plain), ``mac_ratio`` (banded MACs
-    with transforms / plain MACs). Float32, inference mode, ``threads`` threads (restored after).
+    with transforms / plain MACs), ``compiler`` (``"none"`` or the backend: :func:`compiled`). Float32,
+    inference mode, ``threads`` threads (restored after).
     """
     num = block * block
     levels = list(range(1, num + 1)) if levels is None else list(levels)
@@ -110,19 +127,20 @@ def layer_speed(
     plain_macs = batch * channels * channels * size * size
     rows = []
     with num_threads(threads), torch.inference_mode():
+        plain = compiled(conv, compiler, x)
         for kind in kinds:
             for k in levels:
                 counts = band_counts_for(channels, num, k, kind, seed)
                 layer = FrequencyBandPointwise.from_conv(conv, block)
                 layer.set_bands(counts)
-                dense = layer.compile_dense()
+                dense = compiled(layer.compile_dense(), compiler, x)
                 macs = sum(band_layer_macs(band_mask(counts, num), channels, block, x.shape).values())
                 t = compare(
-                    {"plain": functools.partial(conv, x), "banded": functools.partial(dense, x)}, min_run_time, repeats
+                    {"plain": functools.partial(plain, x), "banded": functools.partial(dense, x)}, min_run_time, repeats
                 )
                 rows.append({
                     "kind": kind, "kept": k, "fraction": k / num, "plain_s": t["plain"], "banded_s": t["banded"],
-                    "ratio": t["banded"] / t["plain"], "mac_ratio": macs / plain_macs,
+                    "ratio": t["banded"] / t["plain"], "mac_ratio": macs / plain_macs, "compiler": compiler or "none",
                 })  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -247,6 +265,7 @@ def network_speed(
     repeats: int = 3,
     threads: int = 1,
     seed: int = 0,
+    compiler: str | None = None,
 ) -> pd.DataFrame:
     """Whole-model inference time: dense-compiled banded model vs the plain model, per batch size.
 
@@ -254,8 +273,10 @@ def network_speed(
     MACs than it saves (:func:`prune_to_macs`); ``time`` additionally keeps plain the layers whose
     dense form measured slower at that batch size, then re-prunes the rest to the same MAC target.
     ``varying``: random band lengths around the common mean (else one length for every channel).
+    ``compiler``: see :func:`compiled` (the one-time measurement of the ``time`` fallback stays eager).
     Columns: batch, fallback, bands, banded_layers, mac_ratio, plain_s, banded_s, ratio, speedup_pct
-    (100 * (plain / banded - 1), the paper's "x% faster").
+    (100 * (plain / banded - 1), the paper's "x% faster"), compiler, compile_s (seconds to compile the
+    banded model; NaN without ``compiler``).
     """
     rows = []
     with num_threads(threads), torch.inference_mode():
@@ -264,6 +285,7 @@ def network_speed(
             torch.manual_seed(seed)
             plain = build().eval()
             x = torch.randn(shape)
+            plain_fn = compiled(plain, compiler, x)
             for mode in fallback:
                 model = copy.deepcopy(plain)
                 info = prune_to_macs(model, shape, target, block, varying, seed)
@@ -274,13 +296,19 @@ def network_speed(
                 elif mode != "macs":
                     raise ValueError(f"network_speed: fallback must be 'macs' or 'time', got {mode!r}")
                 dense = compile_dense(model)
+                started = time.perf_counter()
+                banded_fn = compiled(dense, compiler, x)
+                compile_s = time.perf_counter() - started if compiler is not None else float("nan")
                 t = compare(
-                    {"plain": functools.partial(plain, x), "banded": functools.partial(dense, x)}, min_run_time, repeats
+                    {"plain": functools.partial(plain_fn, x), "banded": functools.partial(banded_fn, x)},
+                    min_run_time,
+                    repeats,
                 )
                 rows.append({
                     "batch": batch, "fallback": mode, "bands": "varying" if varying else "uniform",
                     "banded_layers": sum(isinstance(m, DenseBandPointwise) for m in dense.modules()),
                     "mac_ratio": info["macs"] / info["macs_plain"], "plain_s": t["plain"], "banded_s": t["banded"],
                     "ratio": t["banded"] / t["plain"], "speedup_pct": 100 * (t["plain"] / t["banded"] - 1),
+                    "compiler": compiler or "none", "compile_s": compile_s,
                 })  # fmt: skip
     return pd.DataFrame(rows)

@@ -1,5 +1,7 @@
 """The book runner: profiles, parameter injection, the content-hash cache, failure reporting."""
 
+import os
+
 import nbformat
 import pytest
 import yaml
@@ -104,3 +106,23 @@ def test_cli_parameters_and_errors(book, capsys):
         run_notebook(book, "good", "cpu", inplace=True)
     assert cli.main(["list"]) == 0
     assert "good" in capsys.readouterr().out
+
+
+def test_smoke_kernels_pin_the_cpu_instruction_sets(book, monkeypatch):
+    """Committed smoke outputs must reproduce on other x86-64 hosts: smoke kernels run with AVX2 kernels."""
+    import platform
+
+    from freqlib.book import PORTABLE_CPU_ENV, portable_cpu, portable_cpu_env
+
+    for name in PORTABLE_CPU_ENV:
+        monkeypatch.delenv(name, raising=False)
+    x86 = platform.machine().lower() in ("x86_64", "amd64")
+    assert portable_cpu_env() == (PORTABLE_CPU_ENV if x86 else {})
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "SSE41")
+    with portable_cpu():
+        assert os.environ["ONEDNN_MAX_CPU_ISA"] == ("AVX2" if x86 else "SSE41")
+    assert os.environ["ONEDNN_MAX_CPU_ISA"] == "SSE41" and "ATEN_CPU_CAPABILITY" not in os.environ  # restored
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    _notebook(book.source("good"), "import os\nprint('isa', os.environ.get('ONEDNN_MAX_CPU_ISA'))")
+    assert "isa " + ("AVX2" if x86 else "None") in _stdout(run_notebook(book, "good", "smoke").path)
+    assert "isa None" in _stdout(run_notebook(book, "good", "cpu").path)

@@ -67,3 +67,16 @@ def test_pointwise_train_run_is_the_experiment_with_one_table():
     assert table.part.tolist() == ["dense", "sweep", "sweep", "learned"]  # one strategy and the resolution baseline
     assert table.accuracy.iloc[0] == result.dense_accuracy and table.macs.iloc[0] == result.dense_macs
     assert table.scheme.iloc[-1] == "learn-then-refine"
+
+
+def test_nr_lowrank_vgg_from_the_command_line(capsys, tmp_path):
+    out = tmp_path / "table6.csv"
+    params = {"model": "vgg", "pretrain_steps": "2", "fc_steps": "2", "steps": "2", "period": "2", "width": "0.0625",
+              "rcs": "[0.5]", "tile": "8", "batch_size": "16", "train_subset": "64", "test_subset": "32"}  # fmt: skip
+    args = ["experiment", "nr_lowrank", *[a for name, value in params.items() for a in ("-p", name, value)]]
+    args += ["--out", str(out)]
+    assert cli.main(args) == 0
+    table = pd.read_csv(out)
+    assert table.part.tolist() == ["pretrained", "fc stage", "table6", "table6"]
+    assert table.compression.iloc[1] == 8.0  # the two hidden FC layers at 8x
+    assert table.scheme.iloc[2:].tolist() == ["Tucker (typical)", "tiled SVD 8x8 (occasional)"]

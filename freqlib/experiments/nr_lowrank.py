@@ -33,6 +33,7 @@ import copy
 import inspect
 import io
 import math
+import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -971,10 +972,17 @@ def imagenet_missing(data_dir, device: str | torch.device | None = None) -> list
 
 @torch.no_grad()
 def evaluate_topk(
-    model: nn.Module, dataset, device="cpu", ks: Sequence[int] = (1, 5), batch_size: int = 256, workers: int = 8
+    model: nn.Module,
+    dataset,
+    device="cpu",
+    ks: Sequence[int] = (1, 5),
+    batch_size: int = 256,
+    workers: int | None = None,
 ):
-    """Top-k accuracies (fractions) of ``model`` on ``dataset`` (image, label) pairs, one per k in ``ks``."""
+    """Top-k accuracies (fractions) of ``model`` on ``dataset`` (image, label) pairs, one per k in ``ks``.
+    ``workers``: data-loading processes (default: up to 8, no more than the CPUs)."""
     model.eval()
+    workers = min(8, os.cpu_count() or 1) if workers is None else workers
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers)
     hits, n = [0] * len(ks), 0
     for x, y in loader:
@@ -1076,7 +1084,8 @@ def run(
     ImageNet). ``params`` go to that function (e.g. ``pretrain_steps`` and ``steps``, which have no
     default); the data (``data``, ``data_dir``, the subsets, ``image_size``) is loaded as in the
     chapter. The table's first column ``part`` names the figure or table of each row; a ``pretrained``
-    row carries the starting accuracy. Raises ``ValueError`` naming an unknown model or parameter.
+    row carries the starting accuracy (VGG19: then an ``fc stage`` row, the accuracy and the FC layers'
+    compression after the FC stage). Raises ``ValueError`` naming an unknown model or parameter.
     """
     if model not in RUNNERS:
         raise ValueError(f"model must be one of {', '.join(RUNNERS)}, got {model!r}")
@@ -1095,7 +1104,8 @@ def run(
         head = {"accuracy": out["pretrained accuracy"], "train s": out["pretrain s"]}
         parts = [("pretrained", pd.DataFrame([head]))] + [(k, out[k]) for k in ("fig7", "table5", "fig18")]
     else:
-        head = {"accuracy": out["fc accuracy"], "model compression": out["fc compression"]}
-        parts = [("pretrained", pd.DataFrame([head])), ("table6", out["table6"])]
+        fc = {"accuracy": out["fc accuracy"], "compression": out["fc compression"]}  # the FC layers' ratio
+        parts = [("pretrained", pd.DataFrame([{"accuracy": out["pretrained accuracy"]}]))]
+        parts += [("fc stage", pd.DataFrame([fc])), ("table6", out["table6"])]
     table = pd.concat([frame.assign(part=name) for name, frame in parts if len(frame)], ignore_index=True)
     return table[["part", *[c for c in table.columns if c != "part"]]].assign(data=label)

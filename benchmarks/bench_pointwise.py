@@ -5,7 +5,8 @@ nn.Conv2d over kept fractions 1/16 .. 16/16, every channel keeping the same band
 band lengths spread around the same mean ("varying"); goal: 0.8x the plain conv at a quarter kept.
 (b) MobileNetV2 (CIFAR, 32x32) with bands removing 20% of the MACs (transforms included), dense
 compiled against plain, at batch 1, 32 and 128; paper anchor: 22.1% faster at 20% fewer FLOPs on
-one thread. Writes results/pointwise_cpu.csv and .png.
+one thread. ``--device cuda`` times both on a GPU instead (not yet run: no GPU so far). Writes
+results/pointwise_<device>.csv and .png.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ def main() -> None:
     parser.add_argument("--min-run-time", type=float, default=0.3)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 32, 128])
+    parser.add_argument("--device", default="cpu", help="cpu (one thread by default) or cuda")
     args = parser.parse_args()
-    layer = bench.layer_speed(min_run_time=args.min_run_time, repeats=args.repeats, threads=args.threads)
+    layer = bench.layer_speed(
+        min_run_time=args.min_run_time, repeats=args.repeats, threads=args.threads, device=args.device
+    )
     for _, r in layer.iterrows():
         print(f"layer {r.kind:8s} kept {r.kept:2d}/16  ratio {r.ratio:.2f}x  (MACs {r.mac_ratio:.2f}x)", flush=True)
     net = bench.network_speed(
@@ -39,13 +43,19 @@ def main() -> None:
         min_run_time=2 * args.min_run_time,
         repeats=args.repeats,
         threads=args.threads,
+        device=args.device,
     )
     for _, r in net.iterrows():
         print(
             f"MobileNetV2 batch {r.batch:3d} fallback {r.fallback:4s} ({r.banded_layers} banded layers, "
             f"MACs {r.mac_ratio:.2f}x): {r.plain_s * 1e3:.1f} ms -> {r.banded_s * 1e3:.1f} ms, ratio {r.ratio:.2f}x"
         )
-    device = device_label("cpu").rsplit(",", 1)[0] + f", {args.threads} thread(s)"
+    device_kind = "cuda" if args.device.startswith("cuda") else "cpu"
+    device = (
+        device_label(device_kind)
+        if device_kind == "cuda"
+        else device_label("cpu").rsplit(",", 1)[0] + f", {args.threads} thread(s)"
+    )
     rows = pd.concat(
         [
             layer.assign(part="layer 256->256 64x64 batch 1", batch=1),
@@ -54,7 +64,7 @@ def main() -> None:
         ignore_index=True,
     ).assign(device=device)
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "pointwise_cpu.csv"
+    path = RESULTS / f"pointwise_{device_kind}.csv"
     rows.to_csv(path, index=False)
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.4))
@@ -79,9 +89,9 @@ def main() -> None:
     ax2.set_title("MobileNetV2 CIFAR, fallback to plain by MACs / by time", fontsize=9)
     ax2.set_xlim(0, 1.35 * max(1.0, net.ratio.max()))
     ax2.legend(fontsize=7, loc="best")
-    fig.suptitle(f"Frequency-band pointwise convolutions, CPU ({device})", fontsize=9)
+    fig.suptitle(f"Frequency-band pointwise convolutions, {device_kind.upper()} ({device})", fontsize=9)
     fig.tight_layout()
-    fig.savefig(RESULTS / "pointwise_cpu.png", dpi=120)
+    fig.savefig(RESULTS / f"pointwise_{device_kind}.png", dpi=120)
     print(f"wrote {path}")
 
 

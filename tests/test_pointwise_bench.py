@@ -78,3 +78,13 @@ def test_compiled_sides_agree_with_eager_and_are_labelled():
     assert net.compiler[0] == "eager" and net.compile_s[0] > 0 and net.ratio[0] > 0 and net.banded_layers[0] == 1
     eager = bench.network_speed(tiny, **args)
     assert eager.compiler[0] == "none" and math.isnan(eager.compile_s[0])
+
+
+def test_speed_functions_take_a_device():
+    """The GPU path's plumbing, on the CPU (no GPU here): models and inputs go to ``device``."""
+    layer = bench.layer_speed(channels=8, size=8, levels=[4], kinds=("uniform",), min_run_time=0.001, repeats=1,
+                              device=torch.device("cpu"))  # fmt: skip
+    assert layer.ratio[0] > 0
+    net = bench.network_speed(mobilenetv2_cifar, batches=[1], fallback=("time",), min_run_time=0.001, repeats=1,
+                              device="cpu")  # fmt: skip
+    assert net.fallback[0] == "time" and net.ratio[0] > 0

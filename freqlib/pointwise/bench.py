@@ -12,7 +12,9 @@ the same call, alternating, and the median of the repeats is kept.
   banding cannot pay left plain (by MACs) or, optionally, where it measured slower (by time).
 - :func:`network_speed` : a whole model, dense-compiled against plain, over batch sizes.
 
-Both take ``compiler``: ``None`` times the eager modules; a ``torch.compile`` backend
+Both take ``device`` (``"cpu"``: one thread by default, the paper's setting; ``"cuda"``: models and
+inputs moved there, timings synchronized by ``torch.utils.benchmark``) and ``compiler``: ``None`` times
+the eager modules; a ``torch.compile`` backend
 (``"inductor"``, or ``"eager"`` to test the plumbing) compiles *both* sides of the ratio
 (:func:`compiled`), warmed up before timing, so the ratio compares compiled with compiled.
 """
@@ -111,6 +113,7 @@ def layer_speed(
     threads: int = 1,
     seed: int = 0,
     compiler: str | None = None,
+    device: str | torch.device = "cpu",
 ) -> pd.DataFrame:
     """Time one ``channels -> channels`` 1x1 layer at ``size x size``: compiled banded vs plain Conv2d.
 
@@ -123,17 +126,17 @@ def layer_speed(
     levels = list(range(1, num + 1)) if levels is None else list(levels)
     torch.manual_seed(seed)
     conv = nn.Conv2d(channels, channels, 1, bias=False).eval()
-    x = torch.randn(batch, channels, size, size)
+    x = torch.randn(batch, channels, size, size, device=device)
     plain_macs = batch * channels * channels * size * size
     rows = []
     with num_threads(threads), torch.inference_mode():
-        plain = compiled(conv, compiler, x)
+        plain = compiled(copy.deepcopy(conv).to(device), compiler, x)
         for kind in kinds:
             for k in levels:
                 counts = band_counts_for(channels, num, k, kind, seed)
                 layer = FrequencyBandPointwise.from_conv(conv, block)
                 layer.set_bands(counts)
-                dense = compiled(layer.compile_dense(), compiler, x)
+                dense = compiled(layer.compile_dense().to(device), compiler, x)
                 macs = sum(band_layer_macs(band_mask(counts, num), channels, block, x.shape).values())
                 t = compare(
                     {"plain": functools.partial(plain, x), "banded": functools.partial(dense, x)}, min_run_time, repeats
@@ -229,7 +232,9 @@ def prune_to_macs(
     }
 
 
-def slower_layers(model: nn.Module, input_shape: Sequence[int], min_run_time: float = 0.05) -> list[str]:
+def slower_layers(
+    model: nn.Module, input_shape: Sequence[int], min_run_time: float = 0.05, device: str | torch.device = "cpu"
+) -> list[str]:
     """Names of the FrequencyBandPointwise layers of ``model`` whose dense form is slower than the plain conv.
 
     One-time measurement on the layer's own input shape (current thread count).
@@ -238,9 +243,9 @@ def slower_layers(model: nn.Module, input_shape: Sequence[int], min_run_time: fl
     slow = []
     with torch.inference_mode():
         for name, layer in pointwise_layers(model).items():
-            x = torch.randn(shapes[name])
-            dense = layer.compile_dense()
-            conv = _plain_conv(layer)
+            x = torch.randn(shapes[name], device=device)
+            dense = layer.compile_dense().to(device)
+            conv = copy.deepcopy(_plain_conv(layer)).to(device)
             t = compare({"plain": functools.partial(conv, x), "dense": functools.partial(dense, x)}, min_run_time, 3)
             if t["dense"] >= t["plain"]:
                 slow.append(name)
@@ -266,6 +271,7 @@ def network_speed(
     threads: int = 1,
     seed: int = 0,
     compiler: str | None = None,
+    device: str | torch.device = "cpu",
 ) -> pd.DataFrame:
     """Whole-model inference time: dense-compiled banded model vs the plain model, per batch size.
 
@@ -284,18 +290,18 @@ def network_speed(
             shape = (batch, *input_size)
             torch.manual_seed(seed)
             plain = build().eval()
-            x = torch.randn(shape)
-            plain_fn = compiled(plain, compiler, x)
+            x = torch.randn(shape, device=device)
+            plain_fn = compiled(copy.deepcopy(plain).to(device), compiler, x)
             for mode in fallback:
                 model = copy.deepcopy(plain)
                 info = prune_to_macs(model, shape, target, block, varying, seed)
                 if mode == "time":
-                    slow = slower_layers(model, shape, min(0.05, min_run_time / 10))
+                    slow = slower_layers(model, shape, min(0.05, min_run_time / 10), device)
                     model = copy.deepcopy(plain)
                     info = prune_to_macs(model, shape, target, block, varying, seed, slow)
                 elif mode != "macs":
                     raise ValueError(f"network_speed: fallback must be 'macs' or 'time', got {mode!r}")
-                dense = compile_dense(model)
+                dense = compile_dense(model).to(device)
                 started = time.perf_counter()
                 banded_fn = compiled(dense, compiler, x)
                 compile_s = time.perf_counter() - started if compiler is not None else float("nan")

@@ -67,7 +67,7 @@ def result_table(result, where: str = "run()") -> pd.DataFrame:
     """
     if isinstance(result, tuple) and result:
         result = result[0]
-    table = getattr(result, "table", result)
+    table = result if isinstance(result, pd.DataFrame) else getattr(result, "table", result)
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"{where} returned {type(result).__name__}, not a pandas DataFrame (or a result with one)")
     return table

@@ -23,6 +23,8 @@ def test_known_experiments_are_the_modules_with_a_run_function():
 def test_result_table_accepts_a_frame_a_result_object_or_a_tuple():
     frame = pd.DataFrame({"a": [1]})
     assert cli.result_table(frame) is frame
+    with_column = pd.DataFrame({"table": ["t5"], "accuracy": [0.9]})  # a column named "table" is not a result
+    assert cli.result_table(with_column) is with_column
     assert cli.result_table(SimpleNamespace(table=frame)) is frame
     assert cli.result_table((frame, {}, "label")) is frame
     with pytest.raises(TypeError, match=r"toy.run\(\) returned str, not a pandas DataFrame"):

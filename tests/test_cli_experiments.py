@@ -82,3 +82,11 @@ def test_nr_lowrank_vgg_from_the_command_line(capsys, tmp_path):
     assert table.part.tolist() == ["pretrained", "fc stage", "table6", "table6"]
     assert table.compression.iloc[1] == 8.0  # the two hidden FC layers at 8x
     assert table.scheme.iloc[2:].tolist() == ["Tucker (typical)", "tiled SVD 8x8 (occasional)"]
+
+
+def test_parts_table_labels_and_unites_the_columns():
+    from freqlib.experiments import parts_table
+
+    table = parts_table({"b": pd.DataFrame({"x": [1, 2]}), "a": pd.DataFrame({"y": [3.0]})})
+    assert list(table.columns) == ["part", "x", "y"] and table.part.tolist() == ["b", "b", "a"]
+    assert table.index.tolist() == [0, 1, 2] and table.y.isna().tolist() == [True, True, False]

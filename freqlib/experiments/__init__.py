@@ -10,8 +10,10 @@ the notebooks stay thin and ``freqlib experiment NAME`` can run the same code un
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
+import pandas as pd
 import torch
 from torch import nn
 
@@ -131,6 +133,12 @@ def stored_results(table, decimals: int = 4):
     """
     columns = [c for c in RESULT_COLUMNS if c != "train s"]
     return table[columns].round({"value": decimals, "compression": 1})
+
+
+def parts_table(parts: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The frames stacked into one (columns united), each row labelled by a first column ``part`` with
+    its frame's key, in the mapping's order: what ``freqlib experiment`` prints for a run with several tables."""
+    return pd.concat(parts, names=["part"]).reset_index(level="part").reset_index(drop=True)
 
 
 #: The book's profiles (see notebooks/profiles.yml).

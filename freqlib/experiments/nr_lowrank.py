@@ -51,7 +51,7 @@ from ..models.vgg19 import VGG19Cifar
 from ..occasional import OccasionalRegularizer, export, low_rank, tiled_low_rank, tucker2
 from ..occasional.transforms import Transform
 from ..train import evaluate, train_steps
-from . import load_labelled
+from . import load_labelled, parts_table
 from .nr_grids import LABELS
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "paper"
@@ -1102,10 +1102,9 @@ def run(
     out = runner(train, test, **params)
     if model == "resnet":
         head = {"accuracy": out["pretrained accuracy"], "train s": out["pretrain s"]}
-        parts = [("pretrained", pd.DataFrame([head]))] + [(k, out[k]) for k in ("fig7", "table5", "fig18")]
+        parts = {"pretrained": pd.DataFrame([head])} | {k: out[k] for k in ("fig7", "table5", "fig18")}
     else:
         fc = {"accuracy": out["fc accuracy"], "compression": out["fc compression"]}  # the FC layers' ratio
-        parts = [("pretrained", pd.DataFrame([{"accuracy": out["pretrained accuracy"]}]))]
-        parts += [("fc stage", pd.DataFrame([fc])), ("table6", out["table6"])]
-    table = pd.concat([frame.assign(part=name) for name, frame in parts if len(frame)], ignore_index=True)
-    return table[["part", *[c for c in table.columns if c != "part"]]].assign(data=label)
+        parts = {"pretrained": pd.DataFrame([{"accuracy": out["pretrained accuracy"]}])}
+        parts |= {"fc stage": pd.DataFrame([fc]), "table6": out["table6"]}
+    return parts_table({k: frame for k, frame in parts.items() if len(frame)}).assign(data=label)

@@ -61,7 +61,7 @@ from ..occasional import (
 )
 from ..occasional.regularizer import current_weight, select, write_weight
 from ..text import Corpus, CorpusMissing, batchify, bptt_batches, bptt_count, kjv_corpus, ptb_corpus
-from . import PROFILES
+from . import PROFILES, parts_table
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "paper"
 
@@ -747,9 +747,7 @@ class Results:
     def table(self) -> pd.DataFrame:
         """The grid's rows and Table 4's in one frame, told apart by a first column ``part``
         (``"grid"`` or ``"table4"``); what ``freqlib experiment nr_lstm`` prints and writes."""
-        parts = [frame.assign(part=name) for name, frame in (("grid", self.grid), ("table4", self.table4))]
-        table = pd.concat(parts, ignore_index=True)
-        return table[["part", *[c for c in table.columns if c != "part"]]]
+        return parts_table({"grid": self.grid, "table4": self.table4})
 
 
 def _check_epochs(name: str, value) -> int | None:

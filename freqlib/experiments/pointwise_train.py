@@ -58,7 +58,7 @@ from ..pointwise import (
     strategy_mask,
 )
 from ..train import evaluate, make_augmenter, make_loader, train_classifier
-from . import PROFILES
+from . import PROFILES, parts_table
 from .classify import load_data as classify_load_data
 from .classify import recalibrate_batchnorm
 
@@ -625,9 +625,7 @@ class TrainResult:
         """One frame, first column ``part``: the ``dense`` model (accuracy, MACs), the ``sweep`` rows and
         the ``learned`` runs; what ``freqlib experiment pointwise_train`` prints and writes."""
         dense = pd.DataFrame([{"accuracy": self.dense_accuracy, "macs": self.dense_macs, "reduction": 1.0}])
-        parts = [("dense", dense), ("sweep", self.sweep), ("learned", self.runs)]
-        table = pd.concat([frame.assign(part=name) for name, frame in parts], ignore_index=True)
-        return table[["part", *[c for c in table.columns if c != "part"]]].assign(model=self.model_name)
+        return parts_table({"dense": dense, "sweep": self.sweep, "learned": self.runs}).assign(model=self.model_name)
 
 
 def experiment(

@@ -14,9 +14,8 @@ the same call, alternating, and the median of the repeats is kept.
 
 Both take ``device`` (``"cpu"``: one thread by default, the paper's setting; ``"cuda"``: models and
 inputs moved there, timings synchronized by ``torch.utils.benchmark``) and ``compiler``: ``None`` times
-the eager modules; a ``torch.compile`` backend
-(``"inductor"``, or ``"eager"`` to test the plumbing) compiles *both* sides of the ratio
-(:func:`compiled`), warmed up before timing, so the ratio compares compiled with compiled.
+the eager modules; a ``torch.compile`` backend (``"inductor"``, or ``"eager"`` to test the plumbing)
+compiles *both* sides of the ratio (:func:`compiled`), warmed up before timing.
 """
 
 from __future__ import annotations

@@ -6,20 +6,21 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 import torch
 
 from . import distributed
+from .claims import FIELDS, Claim
 
 #: MIME type under which :func:`claims` stores its rows in a notebook's outputs.
 CLAIMS_MIME = "application/vnd.freqlib.claims+json"
 #: MIME type under which :func:`results` stores a result table (records) in a notebook's outputs.
 RESULTS_MIME = "application/vnd.freqlib.results+json"
-CLAIM_FIELDS = ("claim", "paper", "ours", "verdict", "profile", "data", "source")
-VERDICTS = ("reproduced", "close", "not reproduced", "not comparable", "paper inconsistent")
+#: The fields of a stored claim (:class:`freqlib.claims.Claim`).
+CLAIM_FIELDS = FIELDS
 
 
 def setup(profile: str, seed: int = 0, threads: int | None = None) -> torch.device:
@@ -41,19 +42,19 @@ def setup(profile: str, seed: int = 0, threads: int | None = None) -> torch.devi
     return device
 
 
-def claim(
-    claim: str,
-    paper,
-    ours,
-    verdict: str,
-    *,
-    profile: str,
-    data: str,
-    source: str = "",
-) -> dict:
-    """One paper-versus-reproduced row. ``verdict`` is one of :data:`VERDICTS`."""
-    if verdict not in VERDICTS:
-        raise ValueError(f"claim {claim!r}: verdict must be one of {VERDICTS}, got {verdict!r}")
+def claims(rows: Iterable[Claim]) -> None:
+    """Display the claims (:class:`freqlib.claims.Claim`, made by the constructors of
+    :mod:`freqlib.claims`) as a table and store them in the output for the status page.
+
+    Returns nothing, so the table is shown once whether or not the cell ends with ``;``.
+    """
+    rows = [r.row() if isinstance(r, Claim) else _legacy(r) for r in rows]
+    shown = [c for c in CLAIM_FIELDS if c != "headline"]
+    _show(pd.DataFrame(rows, columns=list(CLAIM_FIELDS))[shown], CLAIMS_MIME, rows)
+
+
+def claim(claim: str, paper, ours, verdict: str, *, profile: str, data: str, source: str = "") -> dict:
+    """Deprecated (being replaced by :mod:`freqlib.claims`): a claim row without kind or reason."""
     return {
         "claim": claim,
         "paper": str(paper),
@@ -65,17 +66,17 @@ def claim(
     }
 
 
-def claims(rows: Iterable[Mapping]) -> None:
-    """Display the rows as a table and store them in the output for the status page.
+def verdict_within(ours: float, paper: float, tolerance: float) -> str:
+    """Deprecated: :func:`freqlib.claims.compare` with ``relation="within"``."""
+    from .claims import compare
 
-    Returns nothing, so the table is shown once whether or not the cell ends with ``;``.
-    """
-    rows = [dict(r) for r in rows]
-    for r in rows:
-        missing = [f for f in CLAIM_FIELDS if f not in r]
-        if missing:
-            raise ValueError(f"claim {r.get('claim')!r} lacks fields {missing}")
-    _show(pd.DataFrame(rows, columns=list(CLAIM_FIELDS)), CLAIMS_MIME, rows)
+    return compare(ours, paper, tolerance)[0]
+
+
+def _legacy(row) -> dict:
+    """A row of the deprecated :func:`claim` with the fields of :class:`~freqlib.claims.Claim` (kind and
+    reason "unclassified")."""
+    return {"kind": "unclassified", "reason": "unclassified", "headline": "", **{k: row[k] for k in row}}
 
 
 def results(frame: pd.DataFrame) -> None:
@@ -94,14 +95,6 @@ def _show(frame: pd.DataFrame, mime: str, payload) -> None:
     display(
         {"text/html": frame.to_html(index=False), "text/plain": frame.to_string(index=False), mime: payload}, raw=True
     )
-
-
-def verdict_within(ours: float, paper: float, tolerance: float) -> str:
-    """'reproduced' if |ours - paper| <= tolerance, 'close' within twice that, else 'not reproduced'."""
-    gap = abs(ours - paper)
-    if gap <= tolerance:
-        return "reproduced"
-    return "close" if gap <= 2 * tolerance else "not reproduced"
 
 
 def stand_in(note: str) -> str:

@@ -4,12 +4,12 @@ Core: an orthonormal N-d DCT (:func:`dctn`, :func:`idctn`), the zigzag order
 (:func:`zigzag_order`), Frequency Regularization as a weight parametrization
 (:func:`frequency_regularize`, :func:`materialize`, :class:`FrequencySchedule`), the paper's
 parameter tables (:func:`parameter_table`), compact files (:func:`save_compact`,
-:func:`load_compact`) and import of the authors' ``frereg`` checkpoints. Occasional
+:func:`load_compact`) and import of the authors' ``frereg`` checkpoints. Choosing layers: one ``filter_fn(module, fqn)`` for every conversion (:mod:`freqlib.layers`). Occasional
 regularization (the NR period) is :mod:`freqlib.occasional`; dense frequency-band pruning of
 pointwise convolutions is :mod:`freqlib.pointwise`.
 """
 
-from . import models, occasional, pointwise
+from . import layers, models, occasional, pointwise
 from .dct import dct_matrix, dctn, idctn, idctn_box
 from .fr import (
     FrequencyRegularization,
@@ -40,6 +40,7 @@ __all__ = [
     "keep_count",
     "kept_coefficients",
     "load_compact",
+    "layers",
     "load_frereg_state_dict",
     "materialize",
     "models",

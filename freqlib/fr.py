@@ -20,6 +20,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from .dct import dctn, dctn_fft, idctn_box
+from .layers import LayerFilter, check_filter, chosen
 from .zigzag import keep_count, zigzag_box, zigzag_mask
 
 Keep = float | int
@@ -123,13 +124,14 @@ def fr_weights(model: nn.Module) -> Iterator[tuple[str, nn.Module, str, Frequenc
                 yield (f"{mod_name}.{param}" if mod_name else param), module, param, fr
 
 
-def _select(model: nn.Module, include, exclude) -> list[tuple[str, nn.Module, str]]:
+def _select(model: nn.Module, include, exclude, filter_fn=None) -> list[tuple[str, nn.Module, str]]:
+    filter_fn = check_filter(filter_fn)
     include = [include] if isinstance(include, str) else list(include or [])
     exclude = [exclude] if isinstance(exclude, str) else list(exclude or [])
-    chosen, matched = [], set()
+    picked, matched = [], set()
     for mod_name, module in model.named_modules():
         candidates = []
-        if isinstance(module, SUPPORTED_LAYERS):
+        if isinstance(module, SUPPORTED_LAYERS) and chosen(filter_fn, module, mod_name):
             candidates.append("weight")
         for pname, _ in module.named_parameters(recurse=False):
             qual = f"{mod_name}.{pname}" if mod_name else pname
@@ -141,16 +143,18 @@ def _select(model: nn.Module, include, exclude) -> list[tuple[str, nn.Module, st
             qual = f"{mod_name}.{pname}" if mod_name else pname
             if any(fnmatch.fnmatchcase(qual, pat) for pat in exclude):
                 continue
-            chosen.append((qual, module, pname))
+            picked.append((qual, module, pname))
     unmatched = [pat for pat in include if pat not in matched]
     if unmatched:
         raise ValueError(f"frequency_regularize: include patterns {unmatched} match no parameter")
-    if not chosen:
+    if not picked:
         raise TypeError(
             f"frequency_regularize: {type(model).__name__} has no weight FR converts by default "
-            "(Conv1d/2d/3d, ConvTranspose1d/2d/3d, Linear); name other weights with include="
+            "(Conv1d/2d/3d, ConvTranspose1d/2d/3d, Linear)"
+            + (" that filter_fn picks" if filter_fn is not None else "")
+            + "; name other weights with include="
         )
-    return chosen
+    return picked
 
 
 def _keep_for(keep, qual: str):
@@ -169,12 +173,14 @@ def frequency_regularize(
     min_keep: int | None = None,
     include: str | Sequence[str] | None = None,
     exclude: str | Sequence[str] | None = None,
+    filter_fn: LayerFilter | None = None,
 ) -> nn.Module:
     """Convert ``model`` (a whole model or one layer) to FR in place and return it.
 
-    Converts the weight of every Conv1d/2d/3d, ConvTranspose1d/2d/3d and Linear, plus any
-    parameter whose qualified name matches an ``include`` glob (e.g. ``"lstm.weight_ih_l0"``),
-    minus those matching ``exclude``. ``keep`` is a rate in (0, 1], an int count, or a mapping of
+    Converts the weight of every Conv1d/2d/3d, ConvTranspose1d/2d/3d and Linear that
+    ``filter_fn(module, fqn)`` picks (:mod:`freqlib.layers`; all when None), plus any parameter
+    whose qualified name matches an ``include`` glob (e.g. ``"lstm.weight_ih_l0"``), minus the
+    parameters whose qualified names match ``exclude``. ``keep`` is a rate in (0, 1], an int count, or a mapping of
     name globs to either; counts follow :func:`freqlib.zigzag.keep_count` (``min_keep`` overrides
     the per-kind floor). The spectrum starts as the DCT of the current weight, so at keep=1.0 the
     model computes the same function.
@@ -182,7 +188,7 @@ def frequency_regularize(
     if not isinstance(model, nn.Module):
         raise TypeError(f"frequency_regularize: expected an nn.Module, got {type(model).__name__}")
     plan = []
-    for qual, module, pname in _select(model, include, exclude):
+    for qual, module, pname in _select(model, include, exclude, filter_fn):
         if fr_parametrization(module, pname) is not None:
             raise ValueError(f"{qual}: already frequency-regularized (use freqlib.set_keep to change k)")
         weight = getattr(module, pname)

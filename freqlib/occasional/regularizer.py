@@ -27,6 +27,8 @@ from torch.nn.utils import parametrize
 from ..dct import dctn
 from ..distributed import unwrap
 from ..fr import fr_parametrization
+from ..layers import LayerFilter, check_filter
+from ..layers import chosen as picks
 from ..zigzag import zigzag_mask
 from .transforms import Transform, _check_int
 
@@ -63,17 +65,22 @@ def _own_params(module: nn.Module) -> list[str]:
     raise ValueError(f"modules: {type(module).__name__} has no weight to regularize")
 
 
-def select(model: nn.Module, modules: Sequence[nn.Module | str] | None = None) -> list[tuple[str, nn.Module, str]]:
+def select(
+    model: nn.Module, modules: Sequence[nn.Module | str] | None = None, filter_fn: LayerFilter | None = None
+) -> list[tuple[str, nn.Module, str]]:
     """(qualified weight name, module, parameter name) of each selected weight, in model order.
 
     ``modules`` may hold modules of ``model``, their qualified names, or qualified parameter names
-    (``"lstm.weight_hh_l0"``); None selects every Linear, Conv, ConvTranspose and LSTM weight.
+    (``"lstm.weight_hh_l0"``); None selects every Linear, Conv, ConvTranspose and LSTM weight that
+    ``filter_fn(module, fqn)`` picks (:mod:`freqlib.layers`; all when None).
     """
     named = list(model.named_modules())
     if modules is None:
-        chosen = [(name, m, p) for name, m in named for p in default_params(m)]
+        check_filter(filter_fn)
+        chosen = [(name, m, p) for name, m in named if picks(filter_fn, m, name) for p in default_params(m)]
         if not chosen:
-            raise ValueError(f"model: {type(model).__name__} has no Linear, Conv or LSTM weight to regularize")
+            picked = " that filter_fn picks" if filter_fn is not None else ""
+            raise ValueError(f"model: {type(model).__name__} has no Linear, Conv or LSTM weight{picked} to regularize")
     else:
         if isinstance(modules, str | nn.Module):
             modules = [modules]
@@ -133,6 +140,9 @@ class OccasionalRegularizer:
     Call :meth:`step` after each optimizer step. The counter starts at 0; step ``t`` (after the
     ``t``-th call) applies the transform when ``t % period == 0`` and ``start <= t`` and (``stop``
     is None or ``t < stop``): with ``period=3`` at steps 3, 6, 9, ... :meth:`apply` forces one now.
+    The weights: ``modules`` (modules, their names or weight names) or ``filter_fn(module, fqn)``
+    (:mod:`freqlib.layers`, as in :func:`freqlib.frequency_regularize`); every Linear, Conv and LSTM
+    weight when neither is given.
 
     ``model`` may be wrapped in DDP (its ``.module`` is used). The transforms are deterministic
     given the weights (the noise is seeded from ``(seed, step, index)``) and DDP keeps weights equal
@@ -154,6 +164,7 @@ class OccasionalRegularizer:
         period: int,
         *,
         modules: Sequence[nn.Module | str] | None = None,
+        filter_fn: LayerFilter | None = None,
         start: int = 0,
         stop: int | None = None,
         broadcast: bool = True,
@@ -168,7 +179,9 @@ class OccasionalRegularizer:
         self.model = unwrap(model)
         self.transform = transform
         self.broadcast = broadcast
-        self.targets = select(self.model, modules)
+        if modules is not None and filter_fn is not None:
+            raise ValueError("OccasionalRegularizer: give modules= or filter_fn=, not both")
+        self.targets = select(self.model, modules, filter_fn)
         self.step_count = 0
         self.history: list[dict] = []
         self.compressed: dict[str, object] = {}

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable
 
 from torch import nn
 
+from ..layers import LayerFilter, all_of, by_name, chosen
 from .layer import FrequencyBandPointwise
 
 
@@ -21,35 +21,31 @@ def is_pointwise(module: nn.Module) -> bool:
     )
 
 
-def _matches(name: str, patterns: Iterable[str] | None) -> bool:
-    return any(fnmatch.fnmatchcase(name, p) for p in patterns or ())
-
-
 def convert(
     model: nn.Module,
     block: int,
     include: Iterable[str] | None = None,
     exclude: Iterable[str] | None = None,
     min_channels: int = 0,
+    *,
+    filter_fn: LayerFilter | None = None,
 ) -> nn.Module:
-    """Wrap every pointwise Conv2d of ``model`` in place; returns ``model``.
+    """Wrap every pointwise Conv2d of ``model`` that ``filter_fn(module, fqn)`` picks in place
+    (:mod:`freqlib.layers`; all when None); returns ``model``.
 
-    ``include`` / ``exclude``: fnmatch patterns on qualified module names (e.g. ``"layers.*.conv1"``);
-    with ``include`` only matching convs are converted, ``exclude`` wins over ``include``.
+    ``include`` / ``exclude``: sugar for :func:`freqlib.layers.by_name`, fnmatch patterns on qualified
+    module names (e.g. ``"layers.*.conv1"``); with ``include`` only matching convs are converted,
+    ``exclude`` wins over ``include``; both combine with ``filter_fn``.
     ``min_channels``: skip convs with fewer input channels (the transform overhead ratio of
     section 3.1 is (c_in + c_out) k^2 / (c_in c_out)). Weights and biases are shared, so outputs
     are unchanged until masks are set.
     """
-    include, exclude = (list(include) if include is not None else None), list(exclude or ())
-    targets = []
-    for name, module in model.named_modules():
-        if not is_pointwise(module) or module.in_channels < min_channels:
-            continue
-        if include is not None and not _matches(name, include):
-            continue
-        if _matches(name, exclude):
-            continue
-        targets.append(name)
+    pick = all_of(by_name(include, exclude), filter_fn)
+    targets = [
+        name
+        for name, module in model.named_modules()
+        if is_pointwise(module) and module.in_channels >= min_channels and chosen(pick, module, name)
+    ]
     for name in targets:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model

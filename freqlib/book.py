@@ -17,7 +17,7 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +25,7 @@ import nbformat
 import pandas as pd
 import yaml
 
+from .claims import HEADLINES, KINDS, VERDICTS
 from .report import CLAIM_FIELDS, CLAIMS_MIME, RESULTS_MIME
 
 PROFILES = ("smoke", "cpu", "paper")
@@ -336,7 +337,9 @@ def gather_claims(book: Book, names: Sequence[str] | None = None) -> pd.DataFram
         for cell in nb.cells:
             for output in cell.get("outputs", []):
                 for row in output.get("data", {}).get(CLAIMS_MIME, []):
-                    rows.append({"notebook": name, "chapter": title, **{k: row.get(k, "") for k in CLAIM_FIELDS}})
+                    legacy = {"kind": "unclassified", "reason": "unclassified"}  # rows stored before freqlib.claims
+                    fields = {k: row.get(k, legacy.get(k, "")) for k in CLAIM_FIELDS}
+                    rows.append({"notebook": name, "chapter": title, **fields})
     return pd.DataFrame(rows, columns=["notebook", "chapter", *CLAIM_FIELDS])
 
 
@@ -388,30 +391,78 @@ def _md_cell(value) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+#: Columns of the status page's full table, verdict early so that it stays in view on narrow windows.
+STATUS_COLUMNS = ("Chapter", "Claim", "Verdict", "Kind", "Paper", "Ours", "Reason", "Profile", "Data", "Source")
+
+
+def _md_table(header: Sequence[str], rows: Iterable[Sequence], css: str = "status-table") -> list[str]:
+    """A Markdown table inside a container with class ``css`` (fixed layout, wrapped cells: see
+    ``book/_static/freqlib.css``); the first cell of each row is written as is (a link), the rest escaped."""
+    lines = [f":::{{container}} {css}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for cells in rows:
+        lines.append("| " + " | ".join(c if i == 0 else _md_cell(c) for i, c in enumerate(cells)) + " |")
+    return [*lines, "", ":::", ""]
+
+
+def _link(r) -> str:
+    return f"[{_md_cell(r.chapter)}](executed/{r.notebook}.ipynb)"
+
+
+def headline_rows(claims: pd.DataFrame) -> list[tuple]:
+    """One row per headline claim of :data:`freqlib.claims.HEADLINES` (paper, headline, verdict, kind,
+    ours, reason, chapter link, profile); a headline no executed chapter claims is ``not run``."""
+    rows = []
+    for key, (paper, what) in HEADLINES.items():
+        found = claims[claims["headline"] == key] if "headline" in claims else claims.iloc[:0]
+        if found.empty:
+            rows.append((paper, what, "**not run**", "", "", "no executed chapter holds this claim", "", ""))
+        for r in found.itertuples():
+            rows.append((paper, what, f"**{r.verdict}**", r.kind, r.ours, r.reason, _link(r), r.profile))
+    return rows
+
+
 def write_status_page(book: Book) -> Path:
-    """Generate ``book/status.md``: every paper-versus-reproduced row of every executed notebook."""
+    """Generate ``book/status.md``: the headline claims, verdict counts by kind, then every
+    paper-versus-reproduced row of every executed notebook."""
     claims = gather_claims(book)
     lines = [
         "# Reproduction status",
         "",
         "Every paper-versus-reproduced row of every chapter, gathered from the executed notebooks when",
-        "the book was built. *profile* says how the chapter ran (smoke: seconds, for CI; cpu: the",
-        "default build on 2 cores; paper: the papers' scale on a GPU); *data* says what it ran on,",
-        "and says **stand-in** where the paper's data was not used.",
+        "the book was built. *Kind* says what a claim rests on: **trained** (a result of training or",
+        "measurement), **exact** (counts, arithmetic, the architecture: decided at any profile) or",
+        "**by construction** (a value the experiment sets, which confirms the setup, not the paper).",
+        "A trained claim is decided only when every baseline it compares with meets its convergence",
+        "target and the standard error of the compared quantity is below the claim's tolerance;",
+        "otherwise it is **undecided** and the reason gives the numbers. *profile* says how the",
+        "chapter ran (smoke: seconds, for CI; cpu: the default build on 2 cores; paper: the papers'",
+        "scale on a GPU); *data* says what it ran on, and says **stand-in** where the paper's data was",
+        "not used.",
         "",
     ]
     if claims.empty:
         lines.append("No executed notebook holds claims yet: run `make book`.")
     else:
-        counts = claims["verdict"].value_counts()
-        lines.append("Verdicts: " + ", ".join(f"**{v}** {n}" for v, n in counts.items()) + ".")
-        lines.append("")
-        header = ["Chapter", "Claim", "Paper", "Ours", "Verdict", "Profile", "Data", "Source"]
-        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        for r in claims.itertuples():
-            link = f"[{_md_cell(r.chapter)}](executed/{r.notebook}.ipynb)"
-            cells = [link, r.claim, r.paper, r.ours, f"**{r.verdict}**", r.profile, r.data, r.source]
-            lines.append("| " + " | ".join(_md_cell(c) if i else c for i, c in enumerate(cells)) + " |")
+        lines += ["## Headline claims", ""]
+        header = ["Paper", "Headline claim", "Verdict", "Kind", "Ours", "Reason", "Chapter", "Profile"]
+        lines += _md_table(header, [(_md_cell(r[0]), *r[1:]) for r in headline_rows(claims)], "status-headlines")
+        lines += ["## Verdicts by kind", ""]
+        counts = pd.crosstab(claims["kind"], claims["verdict"])
+        counts = counts[[v for v in VERDICTS if v in counts.columns] + [v for v in counts.columns if v not in VERDICTS]]
+        kinds = [k for k in (*KINDS, *sorted(set(counts.index) - set(KINDS))) if k in counts.index]
+        lines += _md_table(
+            ["Kind", *counts.columns, "all"],
+            [(k, *(str(counts.loc[k, v]) for v in counts.columns), str(counts.loc[k].sum())) for k in kinds],
+            "status-counts",
+        )
+        lines += ["## Every claim", ""]
+        lines += _md_table(
+            STATUS_COLUMNS,
+            (
+                (_link(r), r.claim, f"**{r.verdict}**", r.kind, r.paper, r.ours, r.reason, r.profile, r.data, r.source)
+                for r in claims.itertuples()
+            ),
+        )
     path = book.root / "book" / "status.md"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -34,9 +34,11 @@ def book(tmp_path, monkeypatch):
     }
     (tmp_path / "notebooks" / "profiles.yml").write_text(yaml.safe_dump(profiles, sort_keys=False))
     claim = (
-        "from freqlib import report\n"
+        "from freqlib import claims, report\n"
         "print(f'size={size} profile={profile}')\n"
-        "report.claims([report.claim('size is given', 'any', str(size), 'reproduced', profile=profile, data='none')])"
+        "report.claims([claims.exact('size is given', 'any', str(size), holds=True, reason='given',"
+        " profile=profile, data='none', headline='fr-unet-759'),"
+        " claims.by_construction('size is set', 'any', str(size), reason='a parameter', profile=profile, data='none')])"
     )
     _notebook(tmp_path / "notebooks" / "good.ipynb", claim)
     _notebook(tmp_path / "notebooks" / "bad.ipynb", "raise RuntimeError('deliberate failure')")
@@ -92,7 +94,17 @@ def test_claims_are_gathered_into_the_status_page(book):
         "good", "A test chapter", "size is given", "10", "reproduced", "cpu",
     ]  # fmt: skip
     text = write_status_page(book).read_text()
-    assert "| [A test chapter](executed/good.ipynb) | size is given | any | 10 | **reproduced** | cpu |" in text
+    link = "[A test chapter](executed/good.ipynb)"
+    assert f"| {link} | size is given | **reproduced** | exact | any | 10 | given | cpu |" in text
+    headlines = text[text.index("## Headline claims") : text.index("## Verdicts by kind")]
+    assert (
+        f"| FR | UNet in 759 float16 numbers (> 80000x) keeps Dice > 97% (Carvana) | **reproduced** | exact | 10 | given | {link} | cpu |"
+        in headlines
+    )
+    assert headlines.count("**not run**") == 5  # the other headlines of freqlib.claims.HEADLINES
+    counts = text[text.index("## Verdicts by kind") : text.index("## Every claim")]
+    assert "| Kind | reproduced | by construction | all |" in counts
+    assert "| exact | 1 | 0 | 1 |" in counts and "| by construction | 0 | 1 | 1 |" in counts
 
 
 def test_cli_parameters_and_errors(book, capsys):

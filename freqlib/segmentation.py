@@ -14,8 +14,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-import sys
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import tqdm
 from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils import parametrize
@@ -32,6 +29,7 @@ from torch.nn.utils import parametrize
 from . import distributed as dist
 from .data import DatasetMissing, fashion_mnist
 from .fr import kept_coefficients
+from .loop import check_positive_int, fit, optimizer_step
 from .schedule import FrequencySchedule
 from .train import make_optimizer
 
@@ -446,8 +444,7 @@ def train_segmenter(
     (training and the per-epoch evaluations). The main process shows a tqdm bar and prints one
     summary line.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    check_positive_int("epochs", epochs)
     dist.init_from_env(device)  # no-op outside torchrun, or when the caller already joined
     device = dist.local_device(device)
     local_batch = dist.local_batch_size(batch_size)
@@ -456,62 +453,50 @@ def train_segmenter(
     model.to(device)
     opt = make_optimizer(optimizer, model, lr, weight_decay)
     sampler = dist.shard(train, shuffle=True, seed=seed)
-    n_steps = epochs * segment_steps(len(train), batch_size)
+    per_epoch = segment_steps(len(train), batch_size)
     net = dist.wrap(model, device)
-    lr_sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, n_steps) if cosine else None
-    rows, steps, started = [], 0, time.perf_counter()
-    show = progress and dist.is_main()
-    bar = tqdm.tqdm(total=n_steps, desc=desc, disable=not show, file=sys.stderr, leave=True, ascii=True)
-    try:
-        for epoch in range(1, epochs + 1):
-            net.train()
-            if sampler is not None:
-                sampler.set_epoch(epoch - 1)
-                order = torch.as_tensor(list(sampler), dtype=torch.long)
-            else:
-                order = torch.randperm(len(train), generator=generator)
-            sums = torch.zeros(2, dtype=torch.float64, device=device)  # loss * samples, samples
-            for start in range(0, len(order), local_batch):
-                x, y = train[order[start : start + local_batch]]
-                x, y = x.to(device), y.to(device)
-                logits = net(x)
-                loss = F.cross_entropy(logits, y)
-                if dice_loss:
-                    loss = loss + soft_dice_loss(logits, y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if grad_clip is not None:
-                    nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
-                opt.step()
-                if lr_sched is not None:
-                    lr_sched.step()
-                if schedule is not None:
-                    schedule.step()
-                steps += 1
-                sums[0] += loss.detach().double() * len(y)
-                sums[1] += len(y)
-                bar.update(1)
-            if dist.active():
-                dist.broadcast_buffers(model)
-                sums = dist.all_sum(sums)
-            kept = kept_coefficients(model)
-            dist.check_same(kept, f"{desc}: kept FR coefficients after epoch {epoch}")
-            test_dice = evaluate_dice(model, test, device, eval_batch_size) if test is not None else float("nan")
-            train_loss = float(sums[0] / sums[1])
-            rows.append((epoch, steps, train_loss, test_dice, kept, opt.param_groups[0]["lr"]))
-            bar.set_postfix(loss=f"{train_loss:.3f}", dice=f"{test_dice:.3f}", refresh=False)
-    finally:
-        bar.close()
-    del net  # drop the DDP wrapper (and its hooks); the caller keeps the trained model
-    dist.sync_rng()
-    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
-    history.attrs["train_s"] = time.perf_counter() - started
-    last = history.iloc[-1]
-    if dist.is_main():
-        procs = f" on {dist.world_size()} processes" if dist.active() else ""
+    lr_sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * per_epoch) if cosine else None
+
+    def batches(epoch_index: int):
+        if sampler is not None:
+            sampler.set_epoch(epoch_index)
+            order = torch.as_tensor(list(sampler), dtype=torch.long)
+        else:
+            order = torch.randperm(len(train), generator=generator)
+        return (train[order[start : start + local_batch]] for start in range(0, len(order), local_batch))
+
+    def step(batch):
+        x, y = batch[0].to(device), batch[1].to(device)
+        logits = net(x)
+        loss = F.cross_entropy(logits, y)
+        if dice_loss:
+            loss = loss + soft_dice_loss(logits, y)
+        optimizer_step(opt, loss, clip=None if grad_clip is None else (net.parameters(), grad_clip))
+        return {"train_loss": (loss.detach().double() * len(y), len(y))}
+
+    def end_epoch(epoch: int) -> dict:
+        kept = kept_coefficients(model)
+        dist.check_same(kept, f"{desc}: kept FR coefficients after epoch {epoch}")
+        test_dice = evaluate_dice(model, test, device, eval_batch_size) if test is not None else float("nan")
+        return {"test_dice": test_dice, "kept": kept, "lr": opt.param_groups[0]["lr"]}
+
+    def summary(last) -> str:
         kept = f", kept {int(last.kept):,} coefficients" if last.kept else ""
-        print(
-            f"{desc}: {epochs} epochs, {steps} steps{procs}, train loss {last.train_loss:.3f}, "
-            f"test Dice {100 * last.test_dice:.1f}%{kept}, wall time: {history.attrs['train_s']:.1f} s"
-        )
+        return f"train loss {last.train_loss:.3f}, test Dice {100 * last.test_dice:.1f}%{kept}"
+
+    history = fit(
+        net,
+        step,
+        batches,
+        epochs=epochs,
+        steps_per_epoch=per_epoch,
+        after_step=[s for s in (lr_sched, schedule) if s is not None],
+        end_epoch=end_epoch,
+        columns=HISTORY_COLUMNS,
+        desc=desc,
+        progress=progress,
+        summary=summary,
+        postfix=lambda row: {"loss": f"{row['train_loss']:.3f}", "dice": f"{row['test_dice']:.3f}"},
+        device=device,
+    )
     return history

@@ -17,14 +17,10 @@ Outside ``torchrun`` nothing changes. See ``book/rerun.md`` ("Several GPUs").
 from __future__ import annotations
 
 import math
-import sys
-import time
 from collections.abc import Mapping, Sequence
-from typing import Protocol
 
 import pandas as pd
 import torch
-import tqdm
 from torch import nn
 from torch.nn.utils import parametrize
 from torch.utils.data import (
@@ -42,15 +38,9 @@ from . import distributed
 from .augment import RandomCropFlip
 from .data import ImageDataset
 from .fr import SUPPORTED_LAYERS, frequency_regularize, kept_coefficients, layer_kind
+from .loop import Stepper, check_positive_int, fit, optimizer_step
 from .schedule import check_fraction, drop_schedule
 from .zigzag import DEFAULT_MIN_KEEP, RATE_OFFSET
-
-
-class Stepper(Protocol):
-    """Anything stepped after each optimizer step (a FrequencySchedule, an OccasionalRegularizer)."""
-
-    def step(self) -> object: ...
-
 
 HISTORY_COLUMNS = ["epoch", "steps", "train_loss", "train_accuracy", "test_accuracy", "kept", "lr"]
 
@@ -218,8 +208,7 @@ def train_classifier(
     few repeated examples), ``test_accuracy`` by :func:`evaluate` over all ranks. Only rank 0 shows
     the bar and prints the summary; every rank returns the same history.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    check_positive_int("epochs", epochs)
     distributed.init_from_env(device)  # no-op outside torchrun, or when the caller already joined
     device = distributed.local_device(device)
     torch.manual_seed(seed + distributed.rank())
@@ -231,73 +220,55 @@ def train_classifier(
     per_epoch = steps_per_epoch(train_set, batch_size)
     if len(loader) != per_epoch:  # pragma: no cover - guaranteed by local_batch_size
         raise AssertionError(f"{desc}: {len(loader)} batches per epoch on this rank, expected {per_epoch}")
-    n_steps = epochs * per_epoch
-    if max_steps is not None:
-        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or not 1 <= max_steps <= n_steps:
-            raise ValueError(
-                f"max_steps must be an int in [1, epochs * batches per epoch = {n_steps}], got {max_steps!r}"
-            )
-        epochs, n_steps = math.ceil(max_steps / per_epoch), max_steps
+    n_steps = max_steps or epochs * per_epoch
     steppers = [] if schedule is None else list(schedule) if isinstance(schedule, Sequence) else [schedule]
     net = distributed.wrap(model, device)
     lr_sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, n_steps) if cosine else None
-    rows, steps, started = [], 0, time.perf_counter()
-    show = progress and distributed.is_main()
-    bar = tqdm.tqdm(total=n_steps, desc=desc, disable=not show, file=sys.stderr, leave=True, ascii=True)
-    try:
-        for epoch in range(1, epochs + 1):
-            set_epoch(loader, epoch - 1)
-            net.train()
-            loss_sum = torch.zeros((), dtype=torch.float64, device=device)  # on the device: no sync per step
-            correct = torch.zeros((), dtype=torch.int64, device=device)
-            seen = 0
-            for x, y in loader:
-                x, y = x.to(device), y.to(device)
-                if augmenter is not None:
-                    x = augmenter(x)
-                logits = net(x)
-                loss = nn.functional.cross_entropy(logits, y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                if lr_sched is not None:
-                    lr_sched.step()
-                for stepper in steppers:
-                    stepper.step()
-                steps += 1
-                loss_sum += loss.detach().double() * len(y)
-                correct += (logits.argmax(1) == y).sum()
-                seen += len(y)
-                bar.update(1)
-                if steps == n_steps:
-                    break
-            if distributed.active():
-                distributed.broadcast_buffers(model)
-                totals = distributed.all_sum(torch.stack([loss_sum, correct.double(), loss_sum.new_tensor(seen)]))
-                loss_sum, correct, seen = totals[0], totals[1].long(), int(totals[2])
-            kept = kept_coefficients(model)
-            distributed.check_same(kept, f"{desc}: kept FR coefficients after epoch {epoch}")
-            test_acc = evaluate(model, test_set, device, eval_batch_size) if test_set is not None else float("nan")
-            train_loss, train_acc = float(loss_sum) / seen, int(correct) / seen
-            lr_now = opt.param_groups[0]["lr"]
-            rows.append((epoch, steps, train_loss, train_acc, test_acc, kept, lr_now))
-            bar.set_postfix(loss=f"{train_loss:.3f}", test=f"{test_acc:.3f}", refresh=False)
-    finally:
-        bar.close()
-    del net  # drop the DDP wrapper (and its gradient hooks); the caller keeps the trained model
-    distributed.sync_rng()
-    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
-    last = history.iloc[-1]
-    kept = f", kept {int(last.kept):,} coefficients" if last.kept else ""
-    tested = "no test set" if test_set is None else f"test accuracy {100 * last.test_accuracy:.1f}%"
-    if distributed.is_main():
-        procs = f" on {distributed.world_size()} processes" if distributed.active() else ""
-        print(
-            f"{desc}: {epochs} epochs, {steps} steps{procs}, train loss {last.train_loss:.3f}, "
-            f"{tested}{kept}, "
-            f"wall time: {time.perf_counter() - started:.1f} s"
-        )
-    return history
+
+    def step(batch):
+        x, y = batch[0].to(device), batch[1].to(device)
+        if augmenter is not None:
+            x = augmenter(x)
+        logits = net(x)
+        loss = nn.functional.cross_entropy(logits, y)
+        optimizer_step(opt, loss)
+        return {
+            "train_loss": (loss.detach().double() * len(y), len(y)),
+            "train_accuracy": ((logits.argmax(1) == y).sum(), len(y)),
+        }
+
+    def end_epoch(epoch: int) -> dict:
+        kept = kept_coefficients(model)
+        distributed.check_same(kept, f"{desc}: kept FR coefficients after epoch {epoch}")
+        test_acc = evaluate(model, test_set, device, eval_batch_size) if test_set is not None else float("nan")
+        return {"test_accuracy": test_acc, "kept": kept, "lr": opt.param_groups[0]["lr"]}
+
+    def summary(last) -> str:
+        kept = f", kept {int(last.kept):,} coefficients" if last.kept else ""
+        tested = "no test set" if test_set is None else f"test accuracy {100 * last.test_accuracy:.1f}%"
+        return f"train loss {last.train_loss:.3f}, {tested}{kept}"
+
+    def batches(epoch_index: int):
+        set_epoch(loader, epoch_index)
+        return loader
+
+    history = fit(
+        net,
+        step,
+        batches,
+        epochs=epochs,
+        steps_per_epoch=per_epoch,
+        max_steps=max_steps,
+        after_step=[s for s in (lr_sched, *steppers) if s is not None],
+        end_epoch=end_epoch,
+        columns=HISTORY_COLUMNS,
+        desc=desc,
+        progress=progress,
+        summary=summary,
+        postfix=lambda row: {"loss": f"{row['train_loss']:.3f}", "test": f"{row['test_accuracy']:.3f}"},
+        device=device,
+    )
+    return history  # the DDP wrapper (and its gradient hooks) goes with this frame; the caller keeps the model
 
 
 def train_steps(

@@ -26,7 +26,6 @@ weight to its target over the first ``schedule_fraction`` of the optimizer steps
 from __future__ import annotations
 
 import math
-import sys
 import tempfile
 import time
 from collections.abc import Mapping, MutableMapping, Sequence
@@ -34,7 +33,6 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-import tqdm
 from torch import nn
 from torch.nn.utils import parametrize
 from torch.utils.data import Dataset
@@ -43,6 +41,7 @@ from .. import distributed as dist
 from ..data import ImageDataset
 from ..fr import frequency_regularize, kept_coefficients
 from ..io import load_compact, save_compact
+from ..loop import check_positive_int, fit, optimizer_step
 from ..models.vae import VAE
 from ..schedule import FrequencySchedule, check_fraction, drop_schedule
 from ..train import make_loader, set_epoch, steps_per_epoch
@@ -110,11 +109,6 @@ def _images(batch) -> torch.Tensor:
     return batch[0] if isinstance(batch, (tuple, list)) else batch
 
 
-def _positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
 def train_vae(
     model: nn.Module,
     data: Dataset,
@@ -146,57 +140,51 @@ def train_vae(
     checked to agree every epoch and the global RNGs are resynchronized at the end. Only rank 0 shows
     the tqdm bar (stderr) and prints the one-line summary; ``model`` itself is trained in place.
     """
-    _positive_int("epochs", epochs)
-    _positive_int("batch_size", batch_size)
+    check_positive_int("epochs", epochs)
+    check_positive_int("batch_size", batch_size)
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
     device = dist.local_device(dist.init_from_env(device))
     torch.manual_seed(seed + dist.rank())
     loader = make_loader(data, batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed), shard=True)
-    n_steps = epochs * steps_per_epoch(data, batch_size)
     noise = torch.Generator(device=device).manual_seed(seed + 1 + dist.rank())
     net = dist.wrap(model, device)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-    rows, steps, started = [], 0, time.perf_counter()
-    show = progress and dist.is_main()
-    bar = tqdm.tqdm(total=n_steps, desc=desc, disable=not show, file=sys.stderr, ascii=True)
-    try:
-        for epoch in range(1, epochs + 1):
-            set_epoch(loader, epoch - 1)
-            net.train()
-            sums = torch.zeros(3, dtype=torch.float64, device=device)  # -ELBO, KL, images; on the device
-            for batch in loader:
-                x = _images(batch).to(device)
-                recon, kl = elbo_terms(net, x, noise)
-                loss = (recon + kl).mean()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                if schedule is not None:
-                    schedule.step()
-                steps += 1
-                with torch.no_grad():
-                    sums += torch.stack([(recon + kl).sum().double(), kl.sum().double(), sums.new_tensor(len(x))])
-                bar.update(1)
-            total = dist.all_sum(sums)
-            kept = kept_coefficients(model)
-            dist.check_same(kept, f"{desc}: kept FR coefficients after epoch {epoch}")
-            nelbo, mean_kl = float(total[0] / total[2]), float(total[1] / total[2])
-            rows.append((epoch, steps, nelbo, mean_kl, kept))
-            bar.set_postfix(nelbo=f"{nelbo:.1f}", refresh=False)
-    finally:
-        bar.close()
-    del net  # drop the DDP wrapper (and its hooks); the caller keeps the trained model
-    dist.sync_rng()
-    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
-    if dist.is_main():
-        last = history.iloc[-1]
+
+    def batches(epoch_index: int):
+        set_epoch(loader, epoch_index)
+        return loader
+
+    def step(batch):
+        x = _images(batch).to(device)
+        recon, kl = elbo_terms(net, x, noise)
+        optimizer_step(opt, (recon + kl).mean())
+        return {"train_nelbo": ((recon + kl).sum(), len(x)), "train_kl": (kl.sum(), len(x))}
+
+    def end_epoch(epoch: int) -> dict:
+        kept = kept_coefficients(model)
+        dist.check_same(kept, f"{desc}: kept FR coefficients after epoch {epoch}")
+        return {"kept": kept}
+
+    def summary(last) -> str:
         kept = f", kept {int(last.kept):,} coefficients" if last.kept else ""
-        procs = f" on {dist.world_size()} processes" if dist.active() else ""
-        print(
-            f"{desc}: {epochs} epochs, {steps} steps{procs}, train -ELBO {last.train_nelbo:.2f} nats/image "
-            f"(KL {last.train_kl:.2f}){kept}, wall time: {time.perf_counter() - started:.1f} s"
-        )
+        return f"train -ELBO {last.train_nelbo:.2f} nats/image (KL {last.train_kl:.2f}){kept}"
+
+    history = fit(
+        net,
+        step,
+        batches,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch(data, batch_size),
+        after_step=[schedule] if schedule is not None else [],
+        end_epoch=end_epoch,
+        columns=HISTORY_COLUMNS,
+        desc=desc,
+        progress=progress,
+        summary=summary,
+        postfix=lambda row: {"nelbo": f"{row['train_nelbo']:.1f}"},
+        device=device,
+    )
     return history
 
 
@@ -210,7 +198,7 @@ def evaluate_terms(
     batches are taken in order, so the result is deterministic for a given ``batch_size``. Every
     process evaluates the whole of ``data``. Leaves the model in eval mode.
     """
-    _positive_int("batch_size", batch_size)
+    check_positive_int("batch_size", batch_size)
     device = dist.local_device(device)
     model = dist.unwrap(model)
     model.eval()

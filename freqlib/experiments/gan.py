@@ -30,7 +30,6 @@ the data sharded, rank 0 prints); :func:`run` trains the variants and returns
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from collections.abc import MutableMapping, Sequence
@@ -38,7 +37,6 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-import tqdm
 from torch import nn
 from torch.nn.utils import parametrize
 from torch.utils.data import Dataset
@@ -47,6 +45,7 @@ from .. import distributed as dist
 from ..data import ImageDataset
 from ..fr import frequency_regularize, kept_coefficients
 from ..io import load_compact, save_compact
+from ..loop import check_positive_int, fit
 from ..metrics import feature_statistics, frechet_distance
 from ..models.gan import DCGANDiscriminator, DCGANGenerator
 from ..models.lenet import LeNet5
@@ -82,11 +81,6 @@ HISTORY_COLUMNS = ["epoch", "steps", "loss_d", "loss_g", "d_real", "d_fake", "ke
 DATA_LABELS = MNIST_LABELS
 
 
-def _positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
 # --- models ---------------------------------------------------------------------------------------
 
 
@@ -113,7 +107,7 @@ def make_pair(
     converted to FR with the variant's keep (:data:`VARIANTS`) unless dense."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown GAN variant {variant!r}; valid: {', '.join(VARIANTS)}")
-    _positive_int("width", width)
+    check_positive_int("width", width)
     torch.manual_seed(seed)
     generator = dcgan_init(DCGANGenerator(latent_dim, channels, width))
     discriminator = dcgan_init(DCGANDiscriminator(channels, width))
@@ -244,8 +238,8 @@ def recalibrate_batchnorm(
     untrained generator's are the initial 0 / 1, which make it draw flat grey). In place; returns the
     generator in eval mode. Every rank computes the same statistics.
     """
-    _positive_int("batches", batches)
-    _positive_int("batch_size", batch_size)
+    check_positive_int("batches", batches)
+    check_positive_int("batch_size", batch_size)
     net = dist.unwrap(generator).to(device)
     norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     momenta = [m.momentum for m in norms]
@@ -307,8 +301,8 @@ def train_gan(
     latter before the D step), ``kept_g`` and ``kept_d`` (FR coefficients at the epoch's end; 0 for
     dense). Only rank 0 shows the tqdm bar (stderr) and prints one summary line.
     """
-    _positive_int("epochs", epochs)
-    _positive_int("batch_size", batch_size)
+    check_positive_int("epochs", epochs)
+    check_positive_int("batch_size", batch_size)
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
     if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
@@ -325,73 +319,69 @@ def train_gan(
     opt_g = torch.optim.Adam([p for p in generator.parameters() if p.requires_grad], lr=lr, betas=tuple(betas))
     opt_d = torch.optim.Adam([p for p in discriminator.parameters() if p.requires_grad], lr=lr, betas=tuple(betas))
     bce = nn.functional.binary_cross_entropy_with_logits
-    main = dist.is_main()
-    rows, steps, started = [], 0, time.perf_counter()
-    bar = tqdm.tqdm(total=epochs * len(loader), desc=desc, disable=not (progress and main), file=sys.stderr, ascii=True)
-    try:
-        for epoch in range(1, epochs + 1):
-            set_epoch(loader, epoch - 1)
-            net_g.train()
-            net_d.train()
-            sums = torch.zeros(5, dtype=torch.float64, device=device)  # loss_d, loss_g, D(x), D(G(z)), images
-            for batch in loader:
-                x = _images(batch).to(device).mul(2).sub(1)
-                n = len(x)
-                z = torch.randn(n, latent, generator=noise_rng, device=device)
-                fake = net_g(z)
-                if fake.shape[1:] != x.shape[1:]:
-                    raise ValueError(
-                        f"data: images are {tuple(x.shape[1:])} but the generator makes {tuple(fake.shape[1:])}; "
-                        "resize the data (ImageDataset.adapted)"
-                    )
-                ones, zeros = torch.ones(n, device=device), torch.zeros(n, device=device)
-                opt_d.zero_grad(set_to_none=True)
-                out_real = net_d(x)
-                loss_real = bce(out_real, ones)
-                loss_real.backward()
-                out_fake = net_d(fake.detach())
-                loss_fake = bce(out_fake, zeros)
-                loss_fake.backward()
-                opt_d.step()
-                opt_g.zero_grad(set_to_none=True)
-                loss_g = bce(net_d(fake), ones)
-                loss_g.backward()
-                opt_g.step()
-                for schedule in schedules:
-                    schedule.step()
-                steps += 1
-                with torch.no_grad():
-                    sums += torch.stack(
-                        [
-                            (loss_real + loss_fake).double() * n,
-                            loss_g.double() * n,
-                            torch.sigmoid(out_real).double().sum(),
-                            torch.sigmoid(out_fake).double().sum(),
-                            torch.tensor(float(n), dtype=torch.float64, device=device),
-                        ]
-                    )
-                bar.update(1)
-            if dist.active():
-                dist.broadcast_buffers(generator)
-                dist.broadcast_buffers(discriminator)
-            total = dist.all_sum(sums)
-            kept_g, kept_d = kept_coefficients(generator), kept_coefficients(discriminator)
-            dist.check_same(kept_g + kept_d, f"{desc}: kept FR coefficients after epoch {epoch}")
-            mean = (total[:4] / total[4]).tolist()
-            rows.append((epoch, steps, *mean, kept_g, kept_d))
-            bar.set_postfix(loss_d=f"{mean[0]:.3f}", loss_g=f"{mean[1]:.3f}", refresh=False)
-    finally:
-        bar.close()
-    del net_g, net_d  # drop the DDP wrappers; the caller keeps the trained models
-    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
-    if main:
-        last = history.iloc[-1]
+
+    def batches(epoch_index: int):
+        set_epoch(loader, epoch_index)
+        return loader
+
+    def step(batch):
+        x = _images(batch).to(device).mul(2).sub(1)
+        n = len(x)
+        z = torch.randn(n, latent, generator=noise_rng, device=device)
+        fake = net_g(z)
+        if fake.shape[1:] != x.shape[1:]:
+            raise ValueError(
+                f"data: images are {tuple(x.shape[1:])} but the generator makes {tuple(fake.shape[1:])}; "
+                "resize the data (ImageDataset.adapted)"
+            )
+        ones, zeros = torch.ones(n, device=device), torch.zeros(n, device=device)
+        opt_d.zero_grad(set_to_none=True)  # two optimizers: this step owns its zero_grad/backward/step
+        out_real = net_d(x)
+        loss_real = bce(out_real, ones)
+        loss_real.backward()
+        out_fake = net_d(fake.detach())
+        loss_fake = bce(out_fake, zeros)
+        loss_fake.backward()
+        opt_d.step()
+        opt_g.zero_grad(set_to_none=True)
+        loss_g = bce(net_d(fake), ones)
+        loss_g.backward()
+        opt_g.step()
+        with torch.no_grad():
+            return {
+                "loss_d": ((loss_real + loss_fake).double() * n, n),
+                "loss_g": (loss_g.double() * n, n),
+                "d_real": (torch.sigmoid(out_real).double().sum(), n),
+                "d_fake": (torch.sigmoid(out_fake).double().sum(), n),
+            }
+
+    def end_epoch(epoch: int) -> dict:
+        kept_g, kept_d = kept_coefficients(generator), kept_coefficients(discriminator)
+        dist.check_same(kept_g + kept_d, f"{desc}: kept FR coefficients after epoch {epoch}")
+        return {"kept_g": kept_g, "kept_d": kept_d}
+
+    def summary(last) -> str:
         kept = f", kept G {int(last.kept_g):,} / D {int(last.kept_d):,}" if last.kept_g or last.kept_d else ""
-        procs = f" on {dist.world_size()} processes" if dist.active() else ""
-        print(
-            f"{desc}: {epochs} epochs, {steps} steps{procs}, loss D {last.loss_d:.3f}, loss G {last.loss_g:.3f}, "
-            f"D(x) {last.d_real:.3f}, D(G(z)) {last.d_fake:.3f}{kept}, wall time: {time.perf_counter() - started:.1f} s"
+        return (
+            f"loss D {last.loss_d:.3f}, loss G {last.loss_g:.3f}, D(x) {last.d_real:.3f}, D(G(z)) {last.d_fake:.3f}"
+            f"{kept}"
         )
+
+    history = fit(
+        [net_g, net_d],
+        step,
+        batches,
+        epochs=epochs,
+        steps_per_epoch=len(loader),
+        after_step=schedules,
+        end_epoch=end_epoch,
+        columns=HISTORY_COLUMNS,
+        desc=desc,
+        progress=progress,
+        summary=summary,
+        postfix=lambda row: {"loss_d": f"{row['loss_d']:.3f}", "loss_g": f"{row['loss_g']:.3f}"},
+        device=device,
+    )
     return history
 
 
@@ -500,7 +490,7 @@ def run(
     """
     check_run(profile, variants, VARIANTS, what="GAN")
     check_fraction(schedule_fraction)
-    _positive_int("eval_samples", eval_samples)
+    check_positive_int("eval_samples", eval_samples)
     if eval_samples < 2:
         raise ValueError(f"eval_samples must be at least 2 (a covariance needs 2 samples), got {eval_samples}")
     device = dist.init_from_env("cpu" if profile == "smoke" and device is None else device)

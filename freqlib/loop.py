@@ -81,6 +81,7 @@ def fit(
     summary: Callable[[pd.Series], str] | None = None,
     postfix: Callable[[Mapping], Mapping[str, str]] | None = None,
     device: torch.device | str = "cpu",
+    bar: tqdm.tqdm | None = None,
 ) -> pd.DataFrame:
     """Train for ``epochs`` epochs of ``steps_per_epoch`` steps (or ``max_steps`` steps in all, the last
     epoch cut short); return one history row per epoch.
@@ -92,7 +93,11 @@ def fit(
     ``steps`` (optimizer steps so far), the step's columns (means over the epoch, all ranks), then
     ``end_epoch``'s; ``columns`` orders them. ``history.attrs["train_s"]``: seconds in the loop
     (evaluations included). ``summary(last_row)`` completes the printed line
-    ``"{desc}: E epochs, S steps, <summary>, wall time: T s"``.
+    ``"{desc}: E epochs, S steps, <summary>, wall time: T s"``; without ``summary`` nothing is
+    printed. ``batches`` is called at each epoch's start, so it may also set per-epoch state (a
+    learning rate by epoch, a recurrent state to reset). ``bar``: a :func:`progress_bar` shared by
+    several runs (a grid of cells under one bar), updated here and left open; by default the loop
+    makes its own.
     """
     modules = [modules] if isinstance(modules, nn.Module) else list(modules)
     check_positive_int("epochs", epochs)
@@ -104,7 +109,8 @@ def fit(
             )
         epochs, n_steps = math.ceil(max_steps / steps_per_epoch), max_steps
     rows, steps, started = [], 0, time.perf_counter()
-    bar = progress_bar(n_steps, desc, progress)
+    own_bar = bar is None
+    bar = progress_bar(n_steps, desc, progress) if own_bar else bar
     try:
         for epoch in range(1, epochs + 1):
             for m in modules:
@@ -128,13 +134,14 @@ def fit(
             if postfix is not None:
                 bar.set_postfix(postfix(row), refresh=False)
     finally:
-        bar.close()
+        if own_bar:
+            bar.close()
     distributed.sync_rng()
     history = pd.DataFrame(rows, columns=list(columns) if columns else None)
     history.attrs["train_s"] = time.perf_counter() - started
-    if distributed.is_main():
+    if summary is not None and distributed.is_main():
         procs = f" on {distributed.world_size()} processes" if distributed.active() else ""
-        detail = f", {summary(history.iloc[-1])}" if summary else ""
+        detail = f", {summary(history.iloc[-1])}"
         print(f"{desc}: {epochs} epochs, {steps} steps{procs}{detail}, wall time: {history.attrs['train_s']:.1f} s")
     return history
 

@@ -42,6 +42,7 @@ from torch.nn import functional as F
 
 from .. import report
 from ..data import DatasetMissing, ImageDataset, cifar100
+from ..loop import fit, optimizer_step
 from ..models.mobilenetv2 import CIFAR_CONFIG, MobileNetV2
 from ..models.resnext import resnext29_32x4d
 from ..pointwise import (
@@ -433,32 +434,33 @@ def _phase(
         p.requires_grad_(False)
     for p in params:
         p.requires_grad_(True)
-    model.train()
-    if masks:
-        for m in model.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                m.eval()
     opt = torch.optim.Adam(params, lr=lr)
     rows = []
-    for i in range(steps):
-        x, y = next(batches)
-        x, y = x.to(device), y.to(device)
+
+    def take(epoch_index: int):
+        if masks:  # after fit's model.train(): BatchNorm keeps its statistics while the masks learn
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+        return (next(batches) for _ in range(steps))
+
+    def step(batch):
+        x, y = batch[0].to(device), batch[1].to(device)
         if augmenter is not None:
             x = augmenter(x)
         ce = F.cross_entropy(model(x), y)
-        penalty = fcmask_penalty(model)
-        loss = ce + lam * penalty if masks else ce
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        optimizer_step(opt, ce + lam * fcmask_penalty(model) if masks else ce)
         if masks:
             with torch.no_grad():
                 for p in fc:
                     p.clamp_(0.0, 1.0)
-        rows.append({"step": step0 + i + 1, "phase": "mask" if masks else "refine", "ce": float(ce.detach())})
-        bar.update(1)
+        rows.append({"step": step0 + len(rows) + 1, "phase": "mask" if masks else "refine", "ce": float(ce.detach())})
         if on_step is not None:
-            on_step(step0 + i + 1)
+            on_step(step0 + len(rows))
+        return {}
+
+    if steps:
+        fit(model, step, take, epochs=1, steps_per_epoch=steps, progress=False, device=device, bar=bar)
     for p in model.parameters():
         p.requires_grad_(True)
     return rows

@@ -20,15 +20,14 @@ grid parameters, ``run``, ``status``, ``attempts``, ``wall s`` and ``error`` in 
 from __future__ import annotations
 
 import itertools
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
-import tqdm
 
 from .book import Book, notebook_results, repo_root, run_notebook
+from .loop import progress_bar
 
 #: Columns every sweep table starts with (after the grid parameters).
 RUN_COLUMNS = ("run", "status", "attempts", "wall s", "error", "notebook")
@@ -124,7 +123,7 @@ def sweep(
             )
             futures[future] = i
         done: dict[int, dict] = {}
-        bar = tqdm.tqdm(total=len(points), desc=f"sweep {notebook}", disable=not progress, file=sys.stderr)
+        bar = progress_bar(len(points), f"sweep {notebook}", progress)
         for future in as_completed(futures):
             i = futures[future]
             if future.status == "finished":

@@ -27,7 +27,6 @@ from __future__ import annotations
 import copy
 import functools
 import math
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -36,13 +35,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import tqdm
 from torch import nn
 from torch.nn import functional as F
 
 from .. import report
 from ..data import DatasetMissing, ImageDataset, cifar100
-from ..loop import fit, optimizer_step
+from ..loop import fit, optimizer_step, progress_bar
 from ..models.mobilenetv2 import CIFAR_CONFIG, MobileNetV2
 from ..models.resnext import resnext29_32x4d
 from ..pointwise import (
@@ -421,7 +419,7 @@ def _phase(
     device: torch.device | str,
     on_step: Callable[[int], None] | None,
     step0: int,
-    bar: tqdm.tqdm,
+    bar,
     augmenter: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> list[dict]:
     """``steps`` Adam steps on the FCMasks (``masks=True``; weights and BatchNorm frozen, FCMask
@@ -539,13 +537,7 @@ def train_pruned(
             snapshots[step] = fcmasks()
 
     rows, snapshots, mask_ends, step, before = [], {0: fcmasks()}, [], 0, None
-    bar = tqdm.tqdm(
-        total=mask_steps + refine_steps,
-        desc=f"{scheme} lambda={lam:g}",
-        disable=not progress,
-        file=sys.stderr,
-        ascii=True,
-    )
+    bar = progress_bar(mask_steps + refine_steps, f"{scheme} lambda={lam:g}", progress)
     with bar:
         for k in range(cycles):
             m_steps = mask_steps // cycles + (k < mask_steps % cycles)

@@ -26,9 +26,9 @@ import pandas as pd
 import yaml
 
 from .claims import HEADLINES, KINDS, VERDICTS
+from .experiment import PROFILES
 from .report import CLAIM_FIELDS, CLAIMS_MIME, RESULTS_MIME
 
-PROFILES = ("smoke", "cpu", "paper")
 META_KEY = "freqlib"
 RUN_INFO_TAG = "freqlib-run-info"
 

@@ -49,14 +49,11 @@ class ExperimentError(ValueError):
     """A bad ``freqlib experiment`` request: unknown module or unknown run() parameter."""
 
 
-_RUN_DEF = re.compile(r"^(def run\(|run = )", re.MULTILINE)
-
-
 def known_experiments() -> list[str]:
-    """The modules of :mod:`freqlib.experiments` that define a top-level ``run()`` (or bind ``run = ...``),
-    sorted; read from the source, without importing them."""
-    folder = Path(__file__).resolve().parent / "experiments"
-    return sorted(p.stem for p in folder.glob("*.py") if _RUN_DEF.search(p.read_text(encoding="utf-8")))
+    """The experiments of the registry :data:`freqlib.experiments.EXPERIMENTS`, sorted."""
+    from .experiments import EXPERIMENTS
+
+    return sorted(EXPERIMENTS)
 
 
 def result_table(result, where: str = "run()") -> pd.DataFrame:

@@ -18,9 +18,24 @@ import torch
 from torch import nn
 
 from ..data import DatasetMissing, ImageDataset, load
+from ..experiment import PROFILES
 from ..fr import kept_coefficients
 from ..io import save_compact
 from ..tables import parameter_table
+
+#: The registry of ``freqlib experiment NAME``: the modules of this package with a ``run(**params)``.
+EXPERIMENTS = (
+    "classify",
+    "gan",
+    "nr_grids",
+    "nr_lowrank",
+    "nr_lstm",
+    "nr_pruning",
+    "pointwise_imagenet",
+    "pointwise_train",
+    "segment",
+    "vae",
+)
 
 #: Columns of every experiment's result table. ``kept``: numbers stored for the Conv/Linear weights
 #: (FR: kept DCT coefficients plus any weight left dense; dense: all weights, the "Rem. NoP." total of
@@ -139,10 +154,6 @@ def parts_table(parts: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """The frames stacked into one (columns united), each row labelled by a first column ``part`` with
     its frame's key, in the mapping's order: what ``freqlib experiment`` prints for a run with several tables."""
     return pd.concat(parts, names=["part"]).reset_index(level="part").reset_index(drop=True)
-
-
-#: The book's profiles (see notebooks/profiles.yml).
-PROFILES = ("smoke", "cpu", "paper")
 
 
 def check_run(profile: str, variants, valid, *, what: str) -> None:

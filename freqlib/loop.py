@@ -28,8 +28,10 @@ import pandas as pd
 import torch
 import tqdm
 from torch import nn
+from torch.utils.data import BatchSampler, DistributedSampler
 
 from . import distributed
+from .fr import kept_coefficients
 
 #: What a step returns: ``{column: (sum, count)}``, averaged over the epoch as sum / count.
 StepSums = Mapping[str, tuple[Any, Any]]
@@ -58,6 +60,28 @@ def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, clip: t
     optimizer.step()
 
 
+def set_epoch(loader, epoch: int) -> None:
+    """Reshuffle a sharded loader (:func:`freqlib.train.make_loader`) for ``epoch``; no-op for any other."""
+    sampler = getattr(loader, "sampler", None)
+    if isinstance(sampler, BatchSampler):
+        sampler = sampler.sampler
+    if isinstance(sampler, DistributedSampler):
+        sampler.set_epoch(epoch)
+
+
+def checked_kept(models: nn.Module | Sequence[nn.Module], where: str) -> int:
+    """FR coefficients kept by ``models`` (summed), checked to agree over ranks (``where`` names the check)."""
+    models = [models] if isinstance(models, nn.Module) else models
+    kept = sum(kept_coefficients(m) for m in models)
+    distributed.check_same(kept, f"{where}: kept FR coefficients")
+    return kept
+
+
+def kept_note(kept: int) -> str:
+    """``", kept 1,234 coefficients"`` for an FR model, ``""`` for a dense one (0), for summary lines."""
+    return f", kept {int(kept):,} coefficients" if kept else ""
+
+
 def check_positive_int(name: str, value) -> int:
     """``value`` if it is an int >= 1 (not a bool); otherwise ValueError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -68,7 +92,7 @@ def check_positive_int(name: str, value) -> int:
 def fit(
     modules: nn.Module | Sequence[nn.Module],
     step: Callable[[Any], StepSums],
-    batches: Callable[[int], Iterable],
+    batches: Callable[[int], Iterable] | Iterable,
     *,
     epochs: int,
     steps_per_epoch: int,
@@ -88,7 +112,8 @@ def fit(
 
     ``modules``: the model(s) trained (possibly DDP-wrapped), set to train mode at each epoch's start;
     their unwrapped buffers are broadcast from rank 0 after each epoch under a process group.
-    ``batches(epoch_index)`` gives the epoch's batches (``epoch_index`` from 0: reshuffle there);
+    ``batches(epoch_index)`` gives the epoch's batches (``epoch_index`` from 0: reshuffle there); a
+    DataLoader may stand for it (reshuffled with :func:`set_epoch`, then iterated);
     ``step(batch)`` trains on one and returns its :data:`StepSums`. History columns: ``epoch``,
     ``steps`` (optimizer steps so far), the step's columns (means over the epoch, all ranks), then
     ``end_epoch``'s; ``columns`` orders them. ``history.attrs["train_s"]``: seconds in the loop
@@ -101,6 +126,13 @@ def fit(
     """
     modules = [modules] if isinstance(modules, nn.Module) else list(modules)
     check_positive_int("epochs", epochs)
+    if not callable(batches):
+        loader = batches
+
+        def batches(epoch_index: int):
+            set_epoch(loader, epoch_index)
+            return loader
+
     n_steps = epochs * steps_per_epoch
     if max_steps is not None:
         if isinstance(max_steps, bool) or not isinstance(max_steps, int) or not 1 <= max_steps <= n_steps:

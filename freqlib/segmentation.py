@@ -28,8 +28,7 @@ from torch.nn.utils import parametrize
 
 from . import distributed as dist
 from .data import DatasetMissing, fashion_mnist
-from .fr import kept_coefficients
-from .loop import check_positive_int, fit, optimizer_step
+from .loop import check_positive_int, checked_kept, fit, kept_note, optimizer_step
 from .schedule import FrequencySchedule
 from .train import make_optimizer
 
@@ -475,14 +474,12 @@ def train_segmenter(
         return {"train_loss": (loss.detach().double() * len(y), len(y))}
 
     def end_epoch(epoch: int) -> dict:
-        kept = kept_coefficients(model)
-        dist.check_same(kept, f"{desc}: kept FR coefficients after epoch {epoch}")
+        kept = checked_kept(model, f"{desc}, epoch {epoch}")
         test_dice = evaluate_dice(model, test, device, eval_batch_size) if test is not None else float("nan")
         return {"test_dice": test_dice, "kept": kept, "lr": opt.param_groups[0]["lr"]}
 
     def summary(last) -> str:
-        kept = f", kept {int(last.kept):,} coefficients" if last.kept else ""
-        return f"train loss {last.train_loss:.3f}, test Dice {100 * last.test_dice:.1f}%{kept}"
+        return f"train loss {last.train_loss:.3f}, test Dice {100 * last.test_dice:.1f}%{kept_note(last.kept)}"
 
     history = fit(
         net,

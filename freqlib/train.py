@@ -27,7 +27,6 @@ from torch.utils.data import (
     BatchSampler,
     DataLoader,
     Dataset,
-    DistributedSampler,
     RandomSampler,
     SequentialSampler,
     Subset,
@@ -37,8 +36,8 @@ from torch.utils.data import (
 from . import distributed
 from .augment import RandomCropFlip
 from .data import ImageDataset
-from .fr import SUPPORTED_LAYERS, frequency_regularize, kept_coefficients, layer_kind
-from .loop import Stepper, check_positive_int, fit, optimizer_step
+from .fr import SUPPORTED_LAYERS, frequency_regularize, layer_kind
+from .loop import Stepper, check_positive_int, checked_kept, fit, kept_note, optimizer_step
 from .schedule import check_fraction, drop_schedule
 from .zigzag import DEFAULT_MIN_KEEP, RATE_OFFSET
 
@@ -81,15 +80,6 @@ def make_loader(
     if sampler is not None:
         return DataLoader(dataset, batch_size=batch_size, sampler=sampler)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
-
-
-def set_epoch(loader: DataLoader, epoch: int) -> None:
-    """Reshuffle a sharded loader from :func:`make_loader` for ``epoch`` (no-op for any other loader)."""
-    sampler = loader.sampler
-    if isinstance(sampler, BatchSampler):
-        sampler = sampler.sampler
-    if isinstance(sampler, DistributedSampler):
-        sampler.set_epoch(epoch)
 
 
 def steps_per_epoch(dataset: Dataset, batch_size: int) -> int:
@@ -238,24 +228,18 @@ def train_classifier(
         }
 
     def end_epoch(epoch: int) -> dict:
-        kept = kept_coefficients(model)
-        distributed.check_same(kept, f"{desc}: kept FR coefficients after epoch {epoch}")
+        kept = checked_kept(model, f"{desc}, epoch {epoch}")
         test_acc = evaluate(model, test_set, device, eval_batch_size) if test_set is not None else float("nan")
         return {"test_accuracy": test_acc, "kept": kept, "lr": opt.param_groups[0]["lr"]}
 
     def summary(last) -> str:
-        kept = f", kept {int(last.kept):,} coefficients" if last.kept else ""
         tested = "no test set" if test_set is None else f"test accuracy {100 * last.test_accuracy:.1f}%"
-        return f"train loss {last.train_loss:.3f}, {tested}{kept}"
-
-    def batches(epoch_index: int):
-        set_epoch(loader, epoch_index)
-        return loader
+        return f"train loss {last.train_loss:.3f}, {tested}{kept_note(last.kept)}"
 
     history = fit(
         net,
         step,
-        batches,
+        loader,
         epochs=epochs,
         steps_per_epoch=per_epoch,
         max_steps=max_steps,

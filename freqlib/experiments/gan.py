@@ -43,15 +43,15 @@ from torch.utils.data import Dataset
 
 from .. import distributed as dist
 from ..data import ImageDataset
-from ..fr import frequency_regularize, kept_coefficients
+from ..fr import frequency_regularize
 from ..io import load_compact, save_compact
-from ..loop import check_positive_int, fit
+from ..loop import check_positive_int, checked_kept, fit
 from ..metrics import feature_statistics, frechet_distance
 from ..models.gan import DCGANDiscriminator, DCGANGenerator
 from ..models.lenet import LeNet5
 from ..schedule import FrequencySchedule, check_fraction, drop_schedule
 from ..tables import parameter_table
-from ..train import make_loader, set_epoch, steps_per_epoch, train_classifier
+from ..train import make_loader, steps_per_epoch, train_classifier
 from . import MNIST_LABELS, RESULT_COLUMNS, check_run, load_labelled, result_row
 
 FAMILY = "gan"
@@ -320,10 +320,6 @@ def train_gan(
     opt_d = torch.optim.Adam([p for p in discriminator.parameters() if p.requires_grad], lr=lr, betas=tuple(betas))
     bce = nn.functional.binary_cross_entropy_with_logits
 
-    def batches(epoch_index: int):
-        set_epoch(loader, epoch_index)
-        return loader
-
     def step(batch):
         x = _images(batch).to(device).mul(2).sub(1)
         n = len(x)
@@ -356,9 +352,8 @@ def train_gan(
             }
 
     def end_epoch(epoch: int) -> dict:
-        kept_g, kept_d = kept_coefficients(generator), kept_coefficients(discriminator)
-        dist.check_same(kept_g + kept_d, f"{desc}: kept FR coefficients after epoch {epoch}")
-        return {"kept_g": kept_g, "kept_d": kept_d}
+        where = f"{desc}, epoch {epoch}"
+        return {"kept_g": checked_kept(generator, where), "kept_d": checked_kept(discriminator, where)}
 
     def summary(last) -> str:
         kept = f", kept G {int(last.kept_g):,} / D {int(last.kept_d):,}" if last.kept_g or last.kept_d else ""
@@ -370,7 +365,7 @@ def train_gan(
     history = fit(
         [net_g, net_d],
         step,
-        batches,
+        loader,
         epochs=epochs,
         steps_per_epoch=len(loader),
         after_step=schedules,

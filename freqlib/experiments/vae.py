@@ -39,12 +39,12 @@ from torch.utils.data import Dataset
 
 from .. import distributed as dist
 from ..data import ImageDataset
-from ..fr import frequency_regularize, kept_coefficients
+from ..fr import frequency_regularize
 from ..io import load_compact, save_compact
-from ..loop import check_positive_int, fit, optimizer_step
+from ..loop import check_positive_int, checked_kept, fit, kept_note, optimizer_step
 from ..models.vae import VAE
 from ..schedule import FrequencySchedule, check_fraction, drop_schedule
-from ..train import make_loader, set_epoch, steps_per_epoch
+from ..train import make_loader, steps_per_epoch
 from . import MNIST_LABELS, RESULT_COLUMNS, check_run, load_labelled, result_row
 
 FAMILY = "vae"
@@ -151,33 +151,23 @@ def train_vae(
     net = dist.wrap(model, device)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
 
-    def batches(epoch_index: int):
-        set_epoch(loader, epoch_index)
-        return loader
-
     def step(batch):
         x = _images(batch).to(device)
         recon, kl = elbo_terms(net, x, noise)
         optimizer_step(opt, (recon + kl).mean())
         return {"train_nelbo": ((recon + kl).sum(), len(x)), "train_kl": (kl.sum(), len(x))}
 
-    def end_epoch(epoch: int) -> dict:
-        kept = kept_coefficients(model)
-        dist.check_same(kept, f"{desc}: kept FR coefficients after epoch {epoch}")
-        return {"kept": kept}
-
     def summary(last) -> str:
-        kept = f", kept {int(last.kept):,} coefficients" if last.kept else ""
-        return f"train -ELBO {last.train_nelbo:.2f} nats/image (KL {last.train_kl:.2f}){kept}"
+        return f"train -ELBO {last.train_nelbo:.2f} nats/image (KL {last.train_kl:.2f}){kept_note(last.kept)}"
 
     history = fit(
         net,
         step,
-        batches,
+        loader,
         epochs=epochs,
         steps_per_epoch=steps_per_epoch(data, batch_size),
         after_step=[schedule] if schedule is not None else [],
-        end_epoch=end_epoch,
+        end_epoch=lambda epoch: {"kept": checked_kept(model, f"{desc}, epoch {epoch}")},
         columns=HISTORY_COLUMNS,
         desc=desc,
         progress=progress,

@@ -60,6 +60,7 @@ from ..claims import (
     not_comparable,
     trained,
 )
+from ..loop import fit, optimizer_step
 from ..models.lstm_lm import WordLSTM
 from ..occasional import (
     OccasionalRegularizer,
@@ -313,30 +314,39 @@ def train_lm(
     model.to(device)
     train = train.to(device)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
-    rows, steps = [], 0
-    for epoch in range(epochs):
-        rate = lr_at(epoch, lr, decay_after, lr_decay)
+    carried = {"state": None}  # the recurrent state, carried from chunk to chunk within an epoch
+
+    def batches(epoch_index: int):
         for group in opt.param_groups:
-            group["lr"] = rate
-        model.train()
-        state, total, count = None, torch.zeros((), dtype=torch.float64, device=device), 0
-        for x, y in bptt_batches(train, bptt):
-            logits, state = model(x, _detach(state))
-            loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum")
-            opt.zero_grad(set_to_none=True)
-            (loss / y.shape[1]).backward()
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-            opt.step()
-            for stepper in steppers:
-                stepper.step()
-            steps += 1
-            total += loss.detach().double()
-            count += y.numel()
-            if bar is not None:
-                bar.update(1)
+            group["lr"] = lr_at(epoch_index, lr, decay_after, lr_decay)
+        carried["state"] = None
+        return bptt_batches(train, bptt)
+
+    def step(batch):
+        x, y = batch
+        logits, carried["state"] = model(x, _detach(carried["state"]))
+        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum")
+        optimizer_step(opt, loss / y.shape[1], clip=(model.parameters(), clip))
+        return {"train_nll": (loss, y.numel())}
+
+    def end_epoch(epoch: int) -> dict:
         valid_ppl = perplexity(model, valid, bptt, device) if valid is not None else float("nan")
-        rows.append((epoch + 1, steps, rate, math.exp(float(total) / count), valid_ppl))
-    return pd.DataFrame(rows, columns=["epoch", "steps", "lr", "train_ppl", "valid_ppl"])
+        return {"lr": opt.param_groups[0]["lr"], "valid_ppl": valid_ppl}
+
+    history = fit(
+        model,
+        step,
+        batches,
+        epochs=int(epochs),
+        steps_per_epoch=bptt_count(train, bptt),
+        after_step=steppers,
+        end_epoch=end_epoch,
+        progress=False,
+        device=device,
+        bar=bar,
+    )
+    history["train_ppl"] = history.pop("train_nll").map(math.exp)
+    return history[["epoch", "steps", "lr", "train_ppl", "valid_ppl"]]
 
 
 @dataclass

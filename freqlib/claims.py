@@ -190,7 +190,9 @@ def power(baselines: Iterable[Baseline], se: float | None, tolerance: float, *, 
     if se is None:
         reasons.append("no standard error of the compared quantity")
     elif math.isnan(se) or se >= tolerance:
-        reasons.append(f"its standard error {_num(se)}{unit} is not below the tolerance {_num(tolerance)}{unit}")
+        reasons.append(
+            f"its standard error {_with_unit(se, unit)} is not below the tolerance {_with_unit(tolerance, unit)}"
+        )
     return "; ".join(reasons) or None
 
 
@@ -207,22 +209,22 @@ def compare(value: float, expected: float, tolerance: float, relation: str = "wi
         raise ClaimError(f"relation must be one of {RELATIONS}, got {relation!r}")
     if math.isnan(value):
         return "not reproduced", "ours is NaN"
-    v, e, t = _num(value) + unit, _num(expected) + unit, _num(tolerance) + unit
+    v, e, t = _with_unit(value, unit), _with_unit(expected, unit), _with_unit(tolerance, unit)
     gap = value - expected
     if relation == "within":
         if abs(gap) <= tolerance:
             return "reproduced", f"{v} within {t} of {e}"
         word = "close" if abs(gap) <= 2 * tolerance else "not reproduced"
-        return word, f"{v} is {_num(abs(gap))}{unit} from {e} (tolerance {t})"
+        return word, f"{v} is {_with_unit(abs(gap), unit)} from {e} (tolerance {t})"
     if relation in ("at most", "at least"):
         sign = 1 if relation == "at most" else -1
         if sign * gap <= 0:
             return "reproduced", f"{v} is {relation} {e}"
         word = "close" if sign * gap <= tolerance else "not reproduced"
-        return word, f"{v} is not {relation} {e} (by {_num(abs(gap))}{unit}; tolerance {t})"
+        return word, f"{v} is not {relation} {e} (by {_with_unit(abs(gap), unit)}; tolerance {t})"
     sign = 1 if relation == "greater" else -1
     margin = Z * se if se is not None else tolerance
-    how = f"{_num(Z)} standard errors ({_num(margin)}{unit})" if se is not None else f"the tolerance {t}"
+    how = f"{_num(Z)} standard errors ({_with_unit(margin, unit)})" if se is not None else f"the tolerance {t}"
     if sign * gap > margin:
         return "reproduced", f"{v} is {relation} than {e} by more than {how}"
     if -sign * gap > margin:
@@ -255,7 +257,7 @@ def trained(
         return Claim(claim, "trained", paper, ours, "undecided", f"undecided: {weak}", **meta)
     verdict, reason = compare(value, expected, tolerance, relation, unit=unit, se=se)
     met = "; ".join(b.describe() for b in baselines)
-    reason = f"{reason}; standard error {_num(se)}{unit}" + (f"; {met}" if met else "")
+    reason = f"{reason}; standard error {_with_unit(se, unit)}" + (f"; {met}" if met else "")
     return Claim(claim, "trained", paper, ours, verdict, reason, **meta)
 
 
@@ -290,6 +292,54 @@ def exact(
     return Claim(claim, "exact", paper, ours, verdict, f"{why}; {reason}" if reason else why, **meta)
 
 
+def weakest(gains: Sequence[float], ses: Sequence[float]) -> int:
+    """Index of the gain least significantly above zero (smallest gain / standard error; NaN counts as
+    least): the cell that decides an "A beats B in every cell" claim."""
+    if not gains or len(gains) != len(ses):
+        raise ClaimError(f"weakest: need as many standard errors as gains, got {len(gains)} and {len(ses)}")
+    z = [g / s if s > 0 else math.copysign(math.inf, g) for g, s in zip(gains, ses)]
+    return min(range(len(z)), key=lambda i: (not math.isnan(z[i]), z[i]))
+
+
+def beats_everywhere(
+    claim: str,
+    paper: str,
+    ours: str,
+    *,
+    gains: Sequence[float],
+    ses: Sequence[float],
+    tolerance: float,
+    baselines: Sequence[Baseline] = (),
+    unit: str = "",
+    **meta,
+) -> Claim:
+    """A trained "A beats B in every cell" claim (``gains`` = A - B per cell, ``ses`` their standard
+    errors), decided on its :func:`weakest` cell with ``relation="greater"``."""
+    i = weakest(list(gains), list(ses))
+    return trained(
+        claim,
+        paper,
+        ours,
+        value=float(gains[i]),
+        expected=0.0,
+        tolerance=tolerance,
+        se=float(ses[i]),
+        baselines=baselines,
+        relation="greater",
+        unit=unit,
+        **meta,
+    )
+
+
+def baseline_table(baselines: Iterable[Baseline]):
+    """The baselines as a DataFrame (model, metric, value, target, met, source): what a chapter shows
+    before its claims."""
+    import pandas as pd
+
+    rows = [b.as_dict() for b in baselines]
+    return pd.DataFrame(rows, columns=["model", "metric", "value", "target", "met", "source"])
+
+
 def by_construction(claim: str, paper: str, ours: str, *, reason: str, **meta) -> Claim:
     """A value the experiment sets: ``reason`` says how (e.g. "pruned to the printed per-layer rates")."""
     return Claim(claim, "by construction", paper, ours, "by construction", reason, **meta)
@@ -303,6 +353,14 @@ def paper_inconsistent(claim: str, paper: str, ours: str, *, reason: str, kind: 
 def not_comparable(claim: str, paper: str, ours: str, *, reason: str, kind: str = "trained", **meta) -> Claim:
     """Ours measures something else than the paper (another data set, model or unit); ``reason`` says what."""
     return Claim(claim, kind, paper, ours, "not comparable", reason, **meta)
+
+
+def _with_unit(x: float, unit: str) -> str:
+    """``_num(x)`` and ``unit``, the unit singular for exactly 1 (" points" -> " point")."""
+    text = _num(x)
+    if unit.endswith("s") and text in ("1", "-1"):
+        unit = unit[:-1]
+    return text + unit
 
 
 def _num(x: float) -> str:

@@ -161,3 +161,25 @@ def test_unknown_relation():
 def test_baseline_is_frozen_and_reports_met():
     b = Baseline("dense", "Dice", 0.9, 0.95, "src")
     assert not b.met and b.as_dict()["met"] is False
+
+
+def test_beats_everywhere_decides_on_the_weakest_cell():
+    assert claims.weakest([2.0, 0.5, 3.0], [0.5, 0.5, 0.1]) == 1
+    assert claims.weakest([2.0, math.nan], [0.5, 0.5]) == 1  # NaN decides (against)
+    c = claims.beats_everywhere("A > B", "everywhere", "gains", gains=[2.0, 1.5], ses=[0.3, 0.3], tolerance=0.5)
+    assert c.verdict == "reproduced"
+    c = claims.beats_everywhere("A > B", "everywhere", "gains", gains=[2.0, -1.5], ses=[0.3, 0.3], tolerance=0.5)
+    assert c.verdict == "not reproduced"
+    c = claims.beats_everywhere(
+        "A > B", "everywhere", "gains", gains=[2.0, 1.5], ses=[0.3, 0.6], tolerance=0.5, unit=" points"
+    )
+    assert c.verdict == "undecided" and "standard error 0.6 points is not below the tolerance 0.5 points" in c.reason
+    with pytest.raises(ClaimError, match="as many standard errors as gains"):
+        claims.weakest([1.0], [])
+
+
+def test_baseline_table_and_units():
+    table = claims.baseline_table([TARGET.baseline(0.97), TARGET.baseline(0.5, "other")])
+    assert list(table.columns) == ["model", "metric", "value", "target", "met", "source"]
+    assert table.met.tolist() == [True, False] and table.model.tolist() == ["dense LeNet-5", "other"]
+    assert "1 point from 3 points" in claims.compare(4.0, 3.0, 0.5, unit=" points")[1]

@@ -162,7 +162,7 @@ def test_lowrank_undecided_when_the_dense_model_misses_its_target():
 def test_lowrank_undecided_when_the_test_set_is_too_small():
     rows = lowrank_claims(resnet_result(n=200), vgg_result(n=200))
     fig7 = find(rows, "Fig. 7: occasional")
-    assert fig7.verdict == "undecided" and "standard error 2.5" in fig7.reason and "tolerance 1 points" in fig7.reason
+    assert fig7.verdict == "undecided" and "standard error 2.5" in fig7.reason and "tolerance 1 point" in fig7.reason
     assert find(rows, "Table 6: VGG19").verdict == "undecided"
 
 

@@ -50,6 +50,7 @@ from ..claims import (
     Baseline,
     Claim,
     Target,
+    beats_everywhere,
     binomial_se,
     by_construction,
     difference_se,
@@ -1247,31 +1248,6 @@ def _gain_se(a: float, b: float, n: int) -> float:
     return 100 * difference_se(binomial_se(a, n), binomial_se(b, n))
 
 
-def _weakest(gains: Sequence[float], ses: Sequence[float]) -> int:
-    """Index of the gain least significantly above zero (smallest gain / standard error): the cell that
-    decides an "at every ..." claim."""
-    z = [g / s if s > 0 else math.copysign(math.inf, g) for g, s in zip(gains, ses)]
-    return min(range(len(z)), key=z.__getitem__)
-
-
-def _beats(claim: str, paper: str, ours: str, gains, ses, tolerance: float, bases, unit=" points", **meta) -> Claim:
-    """A trained "A beats B in every cell" claim decided on its weakest cell (:func:`_weakest`)."""
-    i = _weakest(list(gains), list(ses))
-    return trained(
-        claim,
-        paper,
-        ours,
-        value=float(gains[i]),
-        expected=0.0,
-        tolerance=tolerance,
-        se=float(ses[i]),
-        baselines=bases,
-        relation="greater",
-        unit=unit,
-        **meta,
-    )
-
-
 def _decreases(claim: str, paper: str, values, ses, bases, what: str, **meta) -> Claim:
     """Trained: the mean of the second half of the per-event ``values`` is below that of the first half;
     the standard error combines the per-event errors ``ses``; decided when it is below half the first
@@ -1509,19 +1485,20 @@ def _resnet_claims(res: Mapping, base: Baseline, meta: dict, paper_setting: bool
     if len(acc7):
         ses = [_gain_se(r.occasional, r.typical, n) for r in acc7.itertuples()]
         out.append(
-            _beats(
+            beats_everywhere(
                 "Fig. 7: occasional Tucker-2 beats typical training at every R_c",
                 "higher accuracy across 0.3 <= R_c <= 0.7 (image); " + _decided(IMAGE_TOLERANCE),
                 "; ".join(
                     f"R_c {rc:g}: {100 * r.occasional:.2f}% vs {100 * r.typical:.2f}%" for rc, r in acc7.iterrows()
                 )
                 + f" ({n:,} test images)",
-                list(100 * (acc7.occasional - acc7.typical)),
-                ses,
-                IMAGE_TOLERANCE,
-                bases,
+                gains=list(100 * (acc7.occasional - acc7.typical)),
+                ses=ses,
+                tolerance=IMAGE_TOLERANCE,
+                baselines=bases,
                 source="NR Fig. 7",
                 **meta,
+                unit=" points",
             )
         )
         low = acc7.index.max()
@@ -1574,15 +1551,15 @@ def _fig8_claims(frames: Mapping, n: int, bases: list, meta: dict) -> list[Claim
     loss_gain = (typ.loss_post - occ.loss_post).to_numpy()
     loss_se = [difference_se(a, b) for a, b in zip(occ.loss_se, typ.loss_se)]
     out.append(
-        _beats(
+        beats_everywhere(
             "Fig. 8: occasional (post-regularization) has a lower training loss than typical training at every event",
             "throughout the entire training (image); " + _decided(LOSS_TOLERANCE, " nats"),
             f"lower at {int((loss_gain > 0).sum())} of {len(occ)} events; typical minus occasional "
             f"{loss_gain.min():+.4f} to {loss_gain.max():+.4f} nats",
-            loss_gain,
-            loss_se,
-            LOSS_TOLERANCE,
-            bases,
+            gains=loss_gain,
+            ses=loss_se,
+            tolerance=LOSS_TOLERANCE,
+            baselines=bases,
             unit=" nats",
             **src8,
         )
@@ -1590,16 +1567,17 @@ def _fig8_claims(frames: Mapping, n: int, bases: list, meta: dict) -> list[Claim
     acc_gain = (100 * (occ.acc_post - typ.acc_post)).to_numpy()
     acc_se = [_gain_se(a, b, n) for a, b in zip(occ.acc_post, typ.acc_post)]
     out.append(
-        _beats(
+        beats_everywhere(
             "Fig. 8: occasional (post-regularization) has a higher test accuracy than typical training at every event",
             "throughout the entire training (image); " + _decided(IMAGE_TOLERANCE),
             f"higher at {int((acc_gain > 0).sum())} of {len(occ)} events; occasional minus typical "
             f"{acc_gain.min():+.2f} to {acc_gain.max():+.2f} points",
-            acc_gain,
-            acc_se,
-            IMAGE_TOLERANCE,
-            bases,
+            gains=acc_gain,
+            ses=acc_se,
+            tolerance=IMAGE_TOLERANCE,
+            baselines=bases,
             **src8,
+            unit=" points",
         )
     )
     rel_se = occ.gap_se / occ.loss_pre
@@ -1638,17 +1616,18 @@ def _table5_claims(t5: pd.DataFrame, pre: float, n: int, bases: list, meta: dict
     tolerance = float((printed.accuracy - printed.pretrained).min())  # the smallest printed gain
     gains = list(100 * (t5.accuracy - pre))
     out = [
-        _beats(
+        beats_everywhere(
             "Table 5: every tiled-SVD model is more accurate than the pre-trained one",
             f"all {len(printed)} cells ({printed.accuracy.min():.2f}% to {printed.accuracy.max():.2f}%) above "
             f"{printed.pretrained.iloc[0]:.2f}%; " + _decided(tolerance, what="the smallest printed gain, "),
             f"{sum(g > 0 for g in gains)} of {len(t5)} cells above {100 * pre:.2f}% "
             f"({100 * t5.accuracy.min():.2f}% to {100 * t5.accuracy.max():.2f}%)",
-            gains,
-            [_gain_se(a, pre, n) for a in t5.accuracy],
-            tolerance,
-            bases,
+            gains=gains,
+            ses=[_gain_se(a, pre, n) for a in t5.accuracy],
+            tolerance=tolerance,
+            baselines=bases,
             **src,
+            unit=" points",
         )
     ]
     if paper_setting:
@@ -1716,7 +1695,7 @@ def _vgg_claims(vgg: Mapping, base: Baseline, meta: dict) -> list[Claim]:
     nearest = [tiled.loc[(tiled.weights_ratio - x).abs().idxmin(), "accuracy"] for x in tucker.weights_ratio]
     tolerance = float(min(a - b for a, b in zip(nearest, tucker.accuracy)))
     return [
-        _beats(
+        beats_everywhere(
             "Table 6: VGG19 tiled SVD (occasional) beats Tucker-2 (typical) at every compression",
             f"{'/'.join(f'{a:.2f}' for a in tiled.accuracy)}% vs {'/'.join(f'{a:.2f}' for a in tucker.accuracy)}% "
             f"(pre-trained {printed.accuracy.iloc[0]:.2f}%); "
@@ -1724,12 +1703,13 @@ def _vgg_claims(vgg: Mapping, base: Baseline, meta: dict) -> list[Claim]:
             "; ".join(f"R_c {rc:g}: {100 * r.occasional:.2f}% vs {100 * r.typical:.2f}%" for rc, r in pairs.iterrows())
             + f" ({n:,} test images)"
             + (f"; no tiled rank matches R_c {', '.join(f'{r:g}' for r in unmatched)}" if unmatched else ""),
-            list(100 * (pairs.occasional - pairs.typical)),
-            [_gain_se(r.occasional, r.typical, n) for r in pairs.itertuples()],
-            tolerance,
-            [base],
+            gains=list(100 * (pairs.occasional - pairs.typical)),
+            ses=[_gain_se(r.occasional, r.typical, n) for r in pairs.itertuples()],
+            tolerance=tolerance,
+            baselines=[base],
             source="NR Table 6",
             **meta,
+            unit=" points",
         )
     ]
 

@@ -59,6 +59,7 @@ from ..claims import (
     exact,
     not_comparable,
     trained,
+    weakest,
 )
 from ..loop import fit, optimizer_step
 from ..models.lstm_lm import WordLSTM
@@ -1057,12 +1058,6 @@ def near_zero(results: Results, keep: float = 0.9) -> dict | None:
     return out
 
 
-def _weakest(gains: Sequence[float], ses: Sequence[float]) -> int:
-    """Index of the gain least significantly above zero (smallest gain / standard error; NaN last)."""
-    z = [g / s if s > 0 else math.copysign(math.inf, g) for g, s in zip(gains, ses)]
-    return min(range(len(z)), key=lambda i: (math.isnan(z[i]), z[i]))
-
-
 def _size_claims(sizes: Mapping[str, int], profile: str) -> list[Claim]:
     """Table 4's printed model sizes against ``sizes`` (printed name -> our parameter count)."""
     printed = paper_table4().drop_duplicates("model").set_index("model").weights
@@ -1138,7 +1133,7 @@ def _best_period_claim(cells: pd.DataFrame, bases: list, meta: dict) -> list[Cla
             )
     if not rows:
         return []
-    i = _weakest([r[1] for r in rows], [r[2] for r in rows])
+    i = weakest([r[1] for r in rows], [r[2] for r in rows])
     return [
         trained(
             "the best pNR is larger than 1 (quantization, SVD, pruning, decay)",
@@ -1223,7 +1218,7 @@ def _fig6_claim(cells: pd.DataFrame, bases: list, meta: dict) -> list[Claim]:
         rho, n = spearman(points.error, points.perplexity), len(points)
         z = math.atanh(max(-0.999999, min(0.999999, rho))) if not math.isnan(rho) else math.nan
         stats.append((kind, rho, n, z, math.sqrt(1.06 / (n - 3)) if n > 3 else math.inf))
-    i = _weakest([s[3] for s in stats], [s[4] for s in stats])
+    i = weakest([s[3] for s in stats], [s[4] for s in stats])
     return [
         trained(
             "perplexity falls as |e_w/pNR - e_opt| falls",
@@ -1273,7 +1268,7 @@ def _table4_claims(results: Results, bases: list, meta: dict) -> list[Claim]:
             f"better at {int((gains > 0).sum())} of {len(gains)} rates ("
             + ", ".join(f"{100 * p:g}%: {r['pnr']:.2f} vs {r['zhu-gupta']:.2f}" for p, r in ppl.iterrows())
             + ")",
-            value=float(gains.iloc[(i := _weakest(list(gains), ses))]),
+            value=float(gains.iloc[(i := weakest(list(gains), ses))]),
             expected=0.0,
             tolerance=tolerance,
             se=float(ses[i]),

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from freqlib.claims import Claim
-from freqlib.experiments import nr_pruning
+from freqlib.experiments import nr_grids, nr_pruning
 
 # ---------------------------------------------------------------------------------------------
 # nr_pruning
@@ -109,3 +109,124 @@ def test_pruning_baseline_table_and_data_keys():
     )
     with pytest.raises(ValueError, match="no convergence target"):
         nr_pruning.data_key("CIFAR-10")
+
+
+# ---------------------------------------------------------------------------------------------
+# nr_grids
+
+GRID_FASHION = "stand-in: Fashion-MNIST instead of CIFAR-10; subset: 1,000 of 60,000 train, 500 of 10,000 test"
+
+
+def grid_results(base=0.90, cells=None, n=10_000, kinds=("decay", "noise")) -> pd.DataFrame:
+    """run()'s tidy frame: the unregularized row and a 2 x 2 grid (pNR 1, 20 x two strengths) per kind.
+
+    ``cells``: accuracy by (strength index, period), default: the strong row needs the long period.
+    """
+    cells = cells or {(0, 1): 0.90, (0, 20): 0.89, (1, 1): 0.50, (1, 20): 0.91}
+    strengths = {"decay": (1e-3, 5e-2), "noise": (5e-2, 3e-1)}
+    rows = [{"kind": "none", "period": 0, "strength": 0.0, "accuracy": base, "test images": n, "e_w/pNR": 0.0}]
+    for kind in kinds:
+        for (i, period), acc in cells.items():
+            s = strengths[kind][i]
+            rows.append(
+                {
+                    "kind": kind,
+                    "period": period,
+                    "strength": s,
+                    "accuracy": acc,
+                    "test images": n,
+                    "e_w/pNR": s / period,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def batch_results(accuracy=None, n=10_000) -> pd.DataFrame:
+    """run_batch's frame: batch sizes 20, 80 x theta 0, 1e-2 (default: the larger batch gains from decay)."""
+    accuracy = accuracy or {(20, 0.0): 0.90, (20, 1e-2): 0.86, (80, 0.0): 0.89, (80, 1e-2): 0.91}
+    rows = [
+        {"kind": "decay", "period": 1, "strength": t, "batch_size": b, "accuracy": a, "test images": n}
+        for (b, t), a in accuracy.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def grid_claims(results, by_batch=None, model="lenet-5", steps=250, data=GRID_FASHION):
+    claims = nr_grids.claims(results, by_batch, model=model, steps=steps, profile="cpu", data=data)
+    return {c.claim: c for c in claims}
+
+
+def test_grids_exact_and_not_comparable_claims():
+    claims = grid_claims(grid_results())
+    table2 = claims["Table 2 (LSTM row) is the row minimum of Fig. 11(b)"]
+    assert (table2.kind, table2.verdict) == ("exact", "close") and "108.0 printed as 108.1" in table2.ours
+    lstm = claims["LSTM / PTB perplexity grids (Fig. 4, 11, 12)"]
+    assert (lstm.verdict, lstm.headline) == ("not comparable", "nr-fig11-12")
+    absolute = claims["ResNet-32 / CIFAR-10 accuracy over the decay grid"]
+    assert absolute.verdict == "not comparable" and "lenet-5" in absolute.reason
+
+
+def test_grids_trained_claims_reproduced():
+    claims = grid_claims(grid_results(), batch_results())
+    for name in [
+        "decay: stronger regularization needs a longer NR period",
+        "noise: stronger regularization needs a longer NR period",
+        "decay: the best cell is off the pNR = 1 column",
+        "Fig. 10: a larger batch needs a larger decay factor (pNR = 1)",
+    ]:
+        assert (claims[name].kind, claims[name].verdict) == ("trained", "reproduced"), claims[name]
+    assert "contrast +42.00 points" in claims["decay: stronger regularization needs a longer NR period"].ours
+    gain = claims["decay: occasional decay improves on no regularization"]
+    assert gain.verdict == "reproduced" and "2 standard errors" in gain.reason  # +1 point, se 0.42 points
+
+
+def test_grids_trained_claims_not_reproduced():
+    flat = {(0, 1): 0.90, (0, 20): 0.92, (1, 1): 0.91, (1, 20): 0.70}
+    worse = {(20, 0.0): 0.86, (20, 1e-2): 0.91, (80, 0.0): 0.91, (80, 1e-2): 0.86}
+    claims = grid_claims(grid_results(base=0.95, cells=flat), batch_results(worse))
+    assert claims["decay: stronger regularization needs a longer NR period"].verdict == "not reproduced"
+    assert claims["decay: occasional decay improves on no regularization"].verdict == "not reproduced"
+    assert claims["Fig. 10: a larger batch needs a larger decay factor (pNR = 1)"].verdict == "not reproduced"
+
+
+def test_grids_undecided_when_the_baseline_misses_its_target():
+    claims = grid_claims(grid_results(base=0.62), batch_results())
+    trend = claims["decay: stronger regularization needs a longer NR period"]
+    assert trend.verdict == "undecided" and "without regularization accuracy 0.62 below its target 0.85" in trend.reason
+    batch = claims["Fig. 10: a larger batch needs a larger decay factor (pNR = 1)"]
+    assert batch.verdict == "undecided" and "batch 20 accuracy" not in batch.reason  # its theta = 0 cells meet it
+    assert "standard error" not in trend.reason
+
+
+def test_grids_undecided_when_the_standard_error_is_too_large():
+    claims = grid_claims(grid_results(n=500))
+    trend = claims["decay: stronger regularization needs a longer NR period"]
+    assert (
+        trend.verdict == "undecided"
+        and "standard error 3.224 points is not below the tolerance 1 point" in trend.reason
+    )
+    gain = claims["decay: occasional decay improves on no regularization"]
+    assert gain.verdict == "undecided" and "tolerance 0.7 points" in gain.reason
+
+
+def test_grids_ew_claim_is_always_undecided():
+    ew = grid_claims(grid_results())["decay: the optimal e_w / pNR is roughly constant"]
+    assert (ew.kind, ew.verdict) == ("trained", "undecided") and "no standard error" in ew.reason
+    assert "spread x2.5" in ew.ours  # 1e-3 / 1 against 5e-2 / 20
+
+
+def test_grids_absolute_accuracy_in_the_papers_setting():
+    top = {(0, 1): 0.925, (0, 20): 0.93, (1, 1): 0.5, (1, 20): 0.932}
+    args = {"model": "resnet-32", "steps": 64_000, "data": "CIFAR-10"}
+    claims = grid_claims(grid_results(base=0.926, cells=top, kinds=("decay",)), **args)
+    absolute = claims["ResNet-32 / CIFAR-10 accuracy over the decay grid"]
+    assert (absolute.kind, absolute.verdict) == (
+        "trained",
+        "reproduced",
+    ) and "meets its target 0.9149" in absolute.reason
+    low = grid_claims(grid_results(base=0.905, cells=top, kinds=("decay",)), **args)
+    assert "below its target 0.9149" in low["ResNet-32 / CIFAR-10 accuracy over the decay grid"].reason
+    table = nr_grids.baseline_table(
+        nr_grids.baselines(grid_results(), batch_results(), model="lenet-5", data=GRID_FASHION)
+    )
+    assert len(table) == 3 and table.met.all()

@@ -206,12 +206,13 @@ def test_run_returns_result_columns():
         batch_size=4,
         progress=False,
     )
-    assert list(table.columns) == [*RESULT_COLUMNS, "trained value"]
+    assert list(table.columns) == [*RESULT_COLUMNS, *segment.EXTRA_COLUMNS]
     assert table.variant.tolist() == ["dense", "fr-759"] and (table.metric == "Dice").all()
     dense, fr = table.iloc[0], table.iloc[1]
     assert dense.kept == dense.original and fr.kept == 759 and fr.compression == pytest.approx(dense.original / 759)
     assert fr["file bytes"] < 2_000 < dense["file bytes"]
     assert table.value.between(0, 1).all() and dense.value == dense["trained value"]
+    assert (table["value se"] >= 0).all() and table["value se"].lt(float("inf")).all()
     assert table.data.str.startswith("stand-in").all()
 
 

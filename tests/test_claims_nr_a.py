@@ -8,6 +8,7 @@ set by construction.
 import pandas as pd
 import pytest
 
+from freqlib import noise
 from freqlib.claims import Claim
 from freqlib.experiments import nr_grids, nr_pruning
 
@@ -230,3 +231,64 @@ def test_grids_absolute_accuracy_in_the_papers_setting():
         nr_grids.baselines(grid_results(), batch_results(), model="lenet-5", data=GRID_FASHION)
     )
     assert len(table) == 3 and table.met.all()
+
+
+# ---------------------------------------------------------------------------------------------
+# nr_noise (exact claims on seeded matrices)
+
+
+def fig1_table(svd_median=(-0.1, -0.4, -0.6), svd_std=(0.5, 0.6, 0.7), q_median=(-0.1, -0.2), q_negative=60):
+    """noise_table's frame: three SVD ranks (compression rising) and two bit counts (Q = 2, 1)."""
+    rows = [
+        {"method": "SVD", "setting": f"R = {r}", "median": m, "% negative": 70.0, "mode": -0.5, "std in ±2": s,
+         "rms error / rms w": e}
+        for r, m, s, e in zip((64, 32, 16), svd_median, svd_std, (0.3, 0.6, 0.9))
+    ] + [
+        {"method": "binary codes", "setting": f"Q = {q}", "median": m, "% negative": q_negative, "mode": -0.3,
+         "std in ±2": s, "rms error / rms w": 0.5}
+        for q, m, s in zip((2, 1), q_median, (0.5, 0.65))
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def fig17_table(compression=(4.0, 4.0), near=(13.0, 27.0)):
+    return pd.DataFrame(
+        {
+            "tiling": ["1x1", "32x32"],
+            "stored numbers": [16_384, 16_384],
+            "compression": list(compression),
+            "variance": [0.37, 0.39],
+            "% |w'| < 0.1": list(near),
+            "% |w'| > 2": [0.2, 1.2],
+        }
+    )
+
+
+def noise_claims(fig1=None, fig17=None):
+    fig1, fig17 = fig1_table() if fig1 is None else fig1, fig17_table() if fig17 is None else fig17
+    return {c.claim: c for c in noise.claims(fig1, fig17, profile="smoke", size=256, tiled_size=256)}
+
+
+def test_noise_claims_reproduced_and_by_construction():
+    claims = noise_claims()
+    assert all(c.kind in ("exact", "by construction") for c in claims.values()) and len(claims) == 9
+    assert all(c.verdict == "reproduced" for c in claims.values() if c.kind == "exact")
+    ratio = claims["Fig 17: the tilings compress 4x"]
+    assert (ratio.kind, ratio.verdict) == ("by construction", "by construction") and "tile size / 8" in ratio.reason
+    assert claims["Fig 1 SVD: more decay with lower rank"].data == "synthetic 256x256 N(0,1), seed 0"
+
+
+def test_noise_claims_not_reproduced_name_the_failing_part():
+    claims = noise_claims(fig1_table(svd_std=(0.6, 0.7, 0.65), q_median=(0.05, 0.1), q_negative=45))
+    spread = claims["Fig 1 SVD: the spread of ε grows with compression"]
+    assert spread.verdict == "not reproduced" and "0.70" in spread.ours and spread.reason.endswith("fails")
+    assert claims["Fig 1 quantization: most ε negative"].verdict == "not reproduced"
+    assert claims["Fig 1 SVD: more decay with lower rank"].verdict == "reproduced"
+    tiles = noise_claims(fig17=fig17_table(near=(27.0, 13.0)))
+    trend = tiles["Fig 17: more tiles -> more near-zero and large weights (variance grows)"]
+    assert trend.verdict == "not reproduced" and "fails: % |w'| < 0.1 rises" in trend.reason
+
+
+def test_noise_ratio_off_its_construction_is_an_exact_failure():
+    ratio = noise_claims(fig17=fig17_table(compression=(4.0, 3.5)))["Fig 17: the tilings compress 4x"]
+    assert (ratio.kind, ratio.verdict) == ("exact", "not reproduced") and "[3.5, 4.0]" in ratio.reason

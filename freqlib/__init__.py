@@ -4,9 +4,10 @@ Core: an orthonormal N-d DCT (:func:`dctn`, :func:`idctn`), the zigzag order
 (:func:`zigzag_order`), Frequency Regularization as a weight parametrization
 (:func:`frequency_regularize`, :func:`materialize`, :class:`FrequencySchedule`), the paper's
 parameter tables (:func:`parameter_table`), compact files (:func:`save_compact`,
-:func:`load_compact`) and import of the authors' ``frereg`` checkpoints. Choosing layers: one ``filter_fn(module, fqn)`` for every conversion (:mod:`freqlib.layers`). Occasional
-regularization (the NR period) is :mod:`freqlib.occasional`; dense frequency-band pruning of
-pointwise convolutions is :mod:`freqlib.pointwise`.
+:func:`load_compact`) and import of the authors' ``frereg`` checkpoints. Layers are chosen with one
+``filter_fn(module, fqn)`` for every conversion (:mod:`freqlib.layers`). Occasional regularization
+(the NR period) is :mod:`freqlib.occasional`; dense frequency-band pruning of pointwise
+convolutions is :mod:`freqlib.pointwise`.
 """
 
 from . import layers, models, occasional, pointwise

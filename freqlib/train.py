@@ -162,6 +162,7 @@ def train_classifier(
     eval_batch_size: int = 1000,
     max_steps: int | None = None,
     augment: bool | int = False,
+    quiet: bool = False,
 ) -> pd.DataFrame:
     """Train ``model`` (moved to ``device``) with cross-entropy; return one history row per epoch.
 
@@ -181,7 +182,8 @@ def train_classifier(
     ``train_accuracy`` (running, during the epoch), ``test_accuracy`` (after the epoch; NaN without
     ``test_set``), ``kept`` (FR coefficients kept at the end of the epoch; 0 for a dense model),
     ``lr`` (learning rate after the epoch's last step).
-    Accuracies are fractions. A tqdm bar (stderr) shows progress; one summary line is printed.
+    Accuracies are fractions. A tqdm bar (stderr) shows progress; one summary line is printed
+    (``quiet=True``: neither, for a phase of a longer run).
 
     Under ``torchrun`` (see the module docstring) the process group is joined here if the caller
     has not done so, a bare ``device="cuda"`` means this rank's GPU, and the model is wrapped in
@@ -247,8 +249,8 @@ def train_classifier(
         end_epoch=end_epoch,
         columns=HISTORY_COLUMNS,
         desc=desc,
-        progress=progress,
-        summary=summary,
+        progress=progress and not quiet,
+        summary=None if quiet else summary,
         postfix=lambda row: {"loss": f"{row['train_loss']:.3f}", "test": f"{row['test_accuracy']:.3f}"},
         device=device,
     )

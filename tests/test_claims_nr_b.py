@@ -13,6 +13,7 @@ import torch
 from freqlib.claims import Claim
 from freqlib.experiments import nr_lowrank as lr
 from freqlib.experiments import nr_lstm
+from freqlib.occasional.monitor import MONITOR_COLUMNS
 
 # ---------------------------------------------------------------------------------------------
 # nr_lowrank
@@ -22,11 +23,11 @@ FASHION = "stand-in: Fashion-MNIST instead of CIFAR-10; subset: 2,000 of 60,000 
 
 
 def monitor(steps, loss_pre, loss_post, acc, dw, loss_se=0.001, gap_se=0.001) -> pd.DataFrame:
-    """An EventMonitor frame (lr.MONITOR_COLUMNS) from per-event lists."""
+    """An EventMonitor frame (MONITOR_COLUMNS) from per-event lists."""
     frame = pd.DataFrame({"step": steps, "loss_pre": loss_pre, "loss_post": loss_post, "acc_pre": acc, "acc_post": acc})
     frame["dL/L"] = (frame.loss_post - frame.loss_pre) / frame.loss_pre
     frame["dw"], frame["loss_se"], frame["gap_se"] = dw, loss_se, gap_se
-    return frame[lr.MONITOR_COLUMNS]
+    return frame[MONITOR_COLUMNS]
 
 
 def resnet_result(pre=0.93, n=10_000, occ=0.94, typ=0.92, tiled=0.935, **kw) -> dict:

@@ -12,6 +12,7 @@ from torch import nn
 from freqlib.data import ImageDataset
 from freqlib.experiments import nr_lowrank as lr
 from freqlib.occasional import OccasionalRegularizer, export, tiled_low_rank, tucker2
+from freqlib.occasional.monitor import EventMonitor, probe_loss
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -128,7 +129,7 @@ def test_monitor_records_one_pre_post_pair_per_event_and_the_delta_w_definition(
     names = lr.convs(model)
     regs = lr.occasional_regularizers(model, lr.tucker_plan(model, names, ratio=2.0), period=3)
     probe = lr.probe_batch(data, 16)
-    monitor = lr.EventMonitor(model, regs, 3, probe, data)
+    monitor = EventMonitor(model, regs, 3, probe, data)
     snapshots = {}
 
     class Spy:  # records the weights right before each event
@@ -146,19 +147,19 @@ def test_monitor_records_one_pre_post_pair_per_event_and_the_delta_w_definition(
     squares = sum((before[n].double() - after[n].double()).square().sum() for n in names)
     direct = float(squares / sum(w.numel() for w in before.values()))
     assert frame.dw.iloc[-1] == pytest.approx(direct, rel=1e-6)
-    assert lr.probe_loss(model, probe) == pytest.approx(frame.loss_post.iloc[-1], rel=1e-6)
+    assert probe_loss(model, probe) == pytest.approx(frame.loss_post.iloc[-1], rel=1e-6)
 
 
 def test_monitor_without_regularizers_and_bad_periods():
     data = tiny_images(32)
     model = lr.build_resnet(1, 0.25)
-    monitor = lr.EventMonitor(model, [], 2, lr.probe_batch(data, 8), None)
+    monitor = EventMonitor(model, [], 2, lr.probe_batch(data, 8), None)
     lr.fine_tune(model, data, steps=5, lrs=[0.01], fractions=[1], batch_size=16, steppers=[monitor])
     frame = monitor.frame()
     assert list(frame.step) == [2, 4] and (frame.loss_pre == frame.loss_post).all() and (frame.dw == 0).all()
     reg = OccasionalRegularizer(model, tucker2(0.5), 3, modules=lr.convs(model))
     with pytest.raises(ValueError, match="periods \\[3\\]"):
-        lr.EventMonitor(model, [reg], 2, lr.probe_batch(data, 8))
+        EventMonitor(model, [reg], 2, lr.probe_batch(data, 8))
     with pytest.raises(ValueError, match="multiple of pNR"):
         lr.train_compressed(
             model, "occasional", [], data, data, steps=5, period=2, lrs=[0.1], fractions=[1], batch_size=16,

@@ -20,6 +20,8 @@ from .export import (
     structured_layer,
     unpack_codes,
 )
+from .masked import MaskedPruner
+from .monitor import EventMonitor, probe_losses
 from .regularizer import DEFAULT_LAYERS, OccasionalRegularizer, select, unwrap
 from .transforms import (
     BinaryCodes,
@@ -57,6 +59,7 @@ __all__ = [
     "BinaryLayer",
     "BinaryQuantize",
     "Dense",
+    "EventMonitor",
     "Factored",
     "FrequencyCoefficients",
     "FrequencyLayer",
@@ -64,6 +67,7 @@ __all__ = [
     "LowRank",
     "LowRankSVD",
     "MagnitudePrune",
+    "MaskedPruner",
     "OccasionalRegularizer",
     "Pruned",
     "SparseConv",
@@ -86,6 +90,7 @@ __all__ = [
     "lowered",
     "magnitude_prune",
     "pack_codes",
+    "probe_losses",
     "select",
     "structured_layer",
     "tiled_low_rank",

@@ -17,7 +17,7 @@ Variants (the keep rule is :func:`freqlib.zigzag.keep_count`; floors 128 per con
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +26,7 @@ import pandas as pd
 from torch import nn
 
 from . import models
+from .claims import Claim, exact, paper_inconsistent
 from .fr import frequency_regularize
 from .tables import COLUMNS, compress_rate, parameter_table
 
@@ -332,21 +333,9 @@ def paper_consistency(name: str, path: str | Path | None = None) -> pd.DataFrame
     return pd.DataFrame(found, columns=["row", "check", "printed", "recomputed"])
 
 
-def summary(name: str, model: nn.Module | None = None, path: str | Path | None = None) -> dict:
-    """Totals and a verdict for ``name``'s table.
-
-    Keys: "table", "paper" (printed totals), "ours" (our totals; with the paper's scope where it
-    leaves rows out), "verdict" and "reason". Verdict: "paper inconsistent" if the printed rows do
-    not add up to the printed totals; otherwise "reproduced" if every printed row matches ours,
-    "close" if the only differences are remaining counts off by one, else "not reproduced".
-    """
-    spec = variant(name)
-    cmp = compare(name, model, path)
-    paper = paper_table(name, path)
-    consistency = paper_consistency(name, path)
-    layers = cmp.drop(index=[i for i in cmp.index if str(i).startswith("total")])
-    listed = layers[layers["status"] != "not in paper"]
-    differ = listed[listed["Δ Org."].ne(0) | listed["Δ Rem."].ne(0)]
+def _totals(spec: Variant, cmp: pd.DataFrame, paper: pd.DataFrame) -> tuple[str, str]:
+    """(printed totals, our totals) as "Org ... / Rem ..." strings; ours with the paper's scope where the
+    printed total leaves rows out."""
     total = paper.loc["total"]
     note = f" ({total['Note']})" if total["Note"] else ""
     paper_s = f"Org {int(total['Org. NoP.']):,} / Rem {int(total['Rem. NoP.']):,}{note}"
@@ -358,8 +347,31 @@ def summary(name: str, model: nn.Module | None = None, path: str | Path | None =
         ours_s += (
             f"; without {', '.join(spec.total_excludes)}: Org {int(s['Org. NoP.']):,} / Rem {int(s['Rem. NoP.']):,}"
         )
+    return paper_s, ours_s
+
+
+def _layers(cmp: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """(printed layer rows, those of them that differ from ours, our rows the table does not print)."""
+    layers = cmp.drop(index=[i for i in cmp.index if str(i).startswith("total")])
+    listed = layers[layers["status"] != "not in paper"]
+    differ = listed[listed["Δ Org."].ne(0) | listed["Δ Rem."].ne(0)]
+    return listed, differ, layers[layers["status"] == "not in paper"].index.tolist()
+
+
+def summary(name: str, model: nn.Module | None = None, path: str | Path | None = None) -> dict:
+    """Totals and a verdict for ``name``'s table.
+
+    Keys: "table", "paper" (printed totals), "ours" (our totals; with the paper's scope where it
+    leaves rows out), "verdict" and "reason". Verdict: "paper inconsistent" if the printed rows do
+    not add up to the printed totals; otherwise "reproduced" if every printed row matches ours,
+    "close" if the only differences are remaining counts off by one, else "not reproduced".
+    """
+    spec = variant(name)
+    cmp = compare(name, model, path)
+    consistency = paper_consistency(name, path)
+    listed, differ, omitted = _layers(cmp)
+    paper_s, ours_s = _totals(spec, cmp, paper_table(name, path))
     sums = consistency[consistency["check"].str.startswith("sum")]
-    omitted = layers[layers["status"] == "not in paper"].index.tolist()
     parts = []
     if omitted:
         parts.append(f"{len(omitted)} of our rows not printed")
@@ -375,3 +387,90 @@ def summary(name: str, model: nn.Module | None = None, path: str | Path | None =
     if not differ.empty:
         parts.append(f"{len(differ)} of {len(listed)} printed rows differ")
     return {"table": spec.table, "paper": paper_s, "ours": ours_s, "verdict": verdict, "reason": "; ".join(parts)}
+
+
+# --- claims ---------------------------------------------------------------------------------------
+
+#: The columns of :func:`compare` that :func:`show` displays.
+SHOWN_COLUMNS = [
+    "paper row",
+    "Layer Type",
+    "Org. NoP.",
+    "paper Org. NoP.",
+    "Δ Org.",
+    "Rem. NoP.",
+    "paper Rem. NoP.",
+    "Δ Rem.",
+    "Compress Rate",
+    "paper Compress Rate",
+    "status",
+]
+
+
+def table_claim(name: str, comparison: pd.DataFrame, *, profile: str, path: str | Path | None = None) -> Claim:
+    """The exact claim "Table N per-layer counts" of ``name`` from its :func:`compare` frame ``comparison``.
+
+    Verdicts, as :func:`summary`'s: ``paper inconsistent`` when the printed rows do not add up to the
+    printed total (the sums in the reason); ``reproduced`` when every printed row equals ours;
+    ``not reproduced`` when a printed original count differs; otherwise the largest remaining-count
+    difference decides (counts are integers, so tolerance 0.5: one off is ``close``, more is not
+    reproduced). Rows the table does not print, and leaves out of its total, are set aside.
+    """
+    spec = variant(name)
+    paper = paper_table(name, path)
+    listed, differ, omitted = _layers(comparison)
+    paper_s, ours_s = _totals(spec, comparison, paper)
+    claim = f"Table {spec.table} per-layer counts ({paper.attrs['variant']})"
+    meta = {"profile": profile, "data": "none (architecture only)", "source": f"FR Table {spec.table}"}
+    aside = f"; {len(omitted)} of our rows not printed ({', '.join(omitted)})" if omitted else ""
+    ours = ours_s + (f" [{len(differ)} of {len(listed)} printed rows differ]" if len(differ) else "")
+    consistency = paper_consistency(name, path)
+    sums = consistency[consistency["check"].str.startswith("sum")]
+    if not sums.empty:
+        found = "; ".join(
+            f"{r.check} {r.recomputed:,} against the printed total {r.printed:,}" for r in sums.itertuples()
+        )
+        return paper_inconsistent(claim, paper_s, ours, reason=f"printed rows do not add up: {found}{aside}", **meta)
+    if differ.empty:
+        return exact(
+            claim, paper_s, ours, holds=True, reason=f"all {len(listed)} printed rows equal ours{aside}", **meta
+        )
+    if differ["Δ Org."].ne(0).any():
+        rows = ", ".join(f"{q} ({int(r['Δ Org.']):+,})" for q, r in differ[differ["Δ Org."].ne(0)].iterrows())
+        return exact(claim, paper_s, ours, holds=False, reason=f"printed original counts differ: {rows}{aside}", **meta)
+    worst = differ["Δ Rem."].abs().idxmax()
+    r = differ.loc[worst]
+    return exact(
+        claim,
+        paper_s,
+        ours,
+        value=int(r["Δ Rem."]),
+        expected=0,
+        tolerance=0.5,
+        reason=f"ours minus printed remaining count, largest at {worst} (printed row {r['paper row']}: ours "
+        f"{int(r['Rem. NoP.']):,}, printed {int(r['paper Rem. NoP.']):,}); {len(differ)} of {len(listed)} printed "
+        f"rows differ; counts are integers, so one off is close{aside}",
+        **meta,
+    )
+
+
+def claims(comparisons: Mapping[str, pd.DataFrame], *, profile: str, path: str | Path | None = None) -> list[Claim]:
+    """One :func:`table_claim` per appendix table: ``comparisons`` maps names of :data:`NAMES` to their
+    :func:`compare` frames (``{name: compare(name, build(name))}``), in the order given."""
+    return [table_claim(name, cmp, profile=profile, path=path) for name, cmp in comparisons.items()]
+
+
+def show(name: str, comparison: pd.DataFrame, path: str | Path | None = None) -> None:
+    """Print the verdict of ``name``'s table and display ``comparison`` (:data:`SHOWN_COLUMNS`), then where
+    the printed table contradicts itself (:func:`paper_consistency`), if anywhere."""
+    try:
+        from IPython.display import display
+    except ImportError:  # plain Python
+        display = print
+    c = table_claim(name, comparison, profile="", path=path)
+    print(f"Table {variant(name).table} ({paper_table(name, path).attrs['variant']}): {c.verdict} ({c.reason})")
+    display(comparison[SHOWN_COLUMNS])
+    issues = paper_consistency(name, path)
+    if len(issues):
+        print("where the printed table contradicts itself:")
+        display(issues)

@@ -120,3 +120,199 @@ def test_unet_dice_stats_matches_evaluate_dice():
     assert mean == evaluate_dice(model, data, batch_size=3)
     values = dice(model(data[:][0]), data[:][1], reduce="none")
     assert se == pytest.approx(float(values.std() / math.sqrt(7)))
+
+
+# --- GAN (freqlib.experiments.gan) ------------------------------------------------------------------
+
+
+def gan_results(dense, fr, *, seeds=1, accuracy=0.9, spread=0.0, data="stand-in: Fashion-MNIST instead of MNIST"):
+    """A :func:`gan.run` table (several seeds concatenated) whose shares are ``dense`` and ``fr`` (floor 1,
+    ceiling 11, so a share s is a distance 1 + 10 s), seed i moving both by ``spread * (i - mean)``."""
+    rows = []
+    for i in range(seeds):
+        shift = spread * (i - (seeds - 1) / 2)
+        for variant, share in (("dense", dense), ("gan-v1", fr)):
+            rows.append(
+                {
+                    "variant": variant,
+                    "data": data,
+                    "file value": 1 + 10 * (share + (shift if variant == "gan-v1" else -shift)),
+                    "floor": 1.0,
+                    "ceiling": 11.0,
+                    "classifier accuracy": accuracy,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def gan_quality(results):
+    from freqlib.experiments import gan
+
+    rows = gan.claims(results, {}, profile="paper")
+    assert rows[0].verdict == "not comparable" and rows[0].kind == "trained"
+    return rows[-1]
+
+
+def test_gan_quality_reproduced_and_not_reproduced_with_seeds():
+    row = gan_quality(gan_results(0.1, 0.15, seeds=3, spread=0.01))
+    assert (row.kind, row.verdict) == ("trained", "reproduced") and "3 seeds" in row.ours
+    row = gan_quality(gan_results(0.1, 0.5, seeds=3, spread=0.01))
+    assert row.verdict == "not reproduced" and "0.4 is not at most 0.1" in row.reason
+
+
+def test_gan_quality_undecided_with_one_seed_or_a_large_spread():
+    row = gan_quality(gan_results(0.1, 0.15))
+    assert row.verdict == "undecided" and "no standard error" in row.reason and "one training seed" in row.ours
+    row = gan_quality(gan_results(0.1, 0.15, seeds=3, spread=0.2))
+    assert row.verdict == "undecided" and "not below the tolerance 0.1" in row.reason
+
+
+def test_gan_quality_undecided_when_a_baseline_misses_its_target():
+    row = gan_quality(gan_results(0.6, 0.6, seeds=3, spread=0.01, accuracy=0.5))
+    assert row.verdict == "undecided"
+    assert "accuracy 0.5 below its target 0.85" in row.reason and "0.6 above its target 0.25" in row.reason
+
+
+def test_gan_targets_follow_the_data_label():
+    from freqlib.experiments import gan
+
+    bases = gan.baselines(gan_results(0.1, 0.1, accuracy=0.97, data="MNIST; subset: 60,000"))
+    assert bases["classifier"].target == 0.98 and not bases["classifier"].met and bases["generator"].met
+    without_dense = gan_results(0.1, 0.1).query("variant != 'dense'")
+    assert not gan.baselines(without_dense)["generator"].met
+    assert len(gan.claims(without_dense, {}, profile="p")) == 1  # the not comparable row only
+
+
+# --- appendix tables (freqlib.paper) ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_discriminator():
+    """A width-4 DCGAN discriminator converted at Table 13's rate (5 conv weights, as the printed table)."""
+    import torch
+
+    from freqlib import frequency_regularize
+    from freqlib.models.gan import DCGANDiscriminator
+
+    torch.manual_seed(0)
+    return frequency_regularize(DCGANDiscriminator(1, 4), 0.01)
+
+
+def printed(model, tmp_path, rem_delta=(0, 0, 0, 0, 0), org_delta=0, total_delta=0):
+    """A transcription CSV holding Table 13 as ``model``'s counts, remaining counts moved by ``rem_delta``,
+    the first original count by ``org_delta`` and the printed remaining total by ``total_delta``."""
+    from freqlib import paper
+    from freqlib.tables import compress_rate
+
+    ours = paper.table("gan-v1-discriminator", model)
+    lines = ["# test transcription", "table,name,variant,row,layer_type,org_nop,rem_nop,compress_rate"]
+    org_total = rem_total = 0
+    for i, (_q, r) in enumerate(ours.drop(index="total").iterrows()):
+        org, rem = int(r["Org. NoP."]) + (org_delta if i == 0 else 0), int(r["Rem. NoP."]) + rem_delta[i]
+        org_total, rem_total = org_total + org, rem_total + rem
+        lines.append(
+            f'13,gan-v1-discriminator,GAN-v1 Discriminator,{i + 1},Conv2d,{org},{rem},"{compress_rate(org, rem)}"'
+        )
+    rem_total += total_delta
+    rate = compress_rate(org_total, rem_total)
+    lines.append(f'13,gan-v1-discriminator,GAN-v1 Discriminator,total,total,{org_total},{rem_total},"{rate}"')
+    path = tmp_path / "tables.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kw", "verdict", "said"),
+    [
+        ({}, "reproduced", "all 5 printed rows equal ours"),
+        ({"rem_delta": (0, 1, 0, 0, 0)}, "close", "printed row 2"),
+        ({"rem_delta": (0, 0, 0, -3, 0)}, "not reproduced", "3 is 3 from 0 (tolerance 0.5)"),
+        ({"org_delta": 5}, "not reproduced", "printed original counts differ: net.0.weight (-5)"),
+        ({"total_delta": 7}, "paper inconsistent", "sum of printed Rem. NoP."),
+    ],
+)
+def test_table_claim_verdicts(small_discriminator, tmp_path, kw, verdict, said):
+    from freqlib import paper
+
+    path = printed(small_discriminator, tmp_path, **kw)
+    cmp = paper.compare("gan-v1-discriminator", small_discriminator, path)
+    claim = paper.table_claim("gan-v1-discriminator", cmp, profile="smoke", path=path)
+    assert (claim.kind, claim.verdict) == ("exact", verdict) and said in claim.reason
+    assert claim.verdict == paper.summary("gan-v1-discriminator", small_discriminator, path)["verdict"]
+    assert paper.claims({"gan-v1-discriminator": cmp}, profile="s", path=path)[0] == claim.__class__(
+        **{**claim.row(), "profile": "s"}
+    )
+
+
+# --- VAE (freqlib.experiments.vae) ------------------------------------------------------------------
+
+
+def vae_results(dense, fr, se, data="stand-in: Fashion-MNIST instead of MNIST; subset: 256"):
+    """A :func:`vae.run` table: file values ``dense`` and ``fr`` (nats/image), both with standard error ``se``."""
+    return pd.DataFrame(
+        {
+            "variant": ["dense", "v1"],
+            "data": [data, data],
+            "kept": [1_684_480, 17_643],
+            "compression": [1.0, 95.5],
+            "file bytes": [6_753_373, 50_761],
+            "file value": [dense, fr],
+            "value se": [se, se],
+        }
+    )
+
+
+def vae_claim(dense, fr, se, **kw):
+    from freqlib.experiments import vae
+
+    rows = vae.claims(vae_results(dense, fr, se, **kw), profile="paper")
+    assert (rows[0].kind, rows[0].verdict) == ("trained", "not comparable") and len(rows) == 2
+    return rows[1]
+
+
+def test_vae_reproduced_close_and_not_reproduced():
+    row = vae_claim(250.0, 252.0, 1.0)
+    assert (row.kind, row.verdict) == ("trained", "reproduced") and "0.8% is at most 2%" in row.reason
+    assert vae_claim(250.0, 257.0, 1.0).verdict == "close"
+    row = vae_claim(250.0, 280.0, 1.0)
+    assert row.verdict == "not reproduced" and "by 10%" in row.reason
+
+
+def test_vae_undecided_when_the_dense_vae_misses_its_target():
+    row = vae_claim(426.0, 430.0, 1.0)
+    assert row.verdict == "undecided" and "426 above its target 290" in row.reason
+    row = vae_claim(140.0, 141.0, 1.0, data="MNIST; subset: all")
+    assert row.verdict == "undecided" and "140 above its target 130" in row.reason
+
+
+def test_vae_undecided_when_the_standard_error_is_too_large():
+    row = vae_claim(250.0, 252.0, 5.0)
+    assert row.verdict == "undecided" and "standard error 2.828% is not below the tolerance 2%" in row.reason
+
+
+def test_vae_without_dense_keeps_the_not_comparable_row():
+    from freqlib.experiments import vae
+
+    results = vae_results(250.0, 252.0, 1.0).iloc[1:]
+    assert [r.verdict for r in vae.claims(results, profile="p")] == ["not comparable"]
+    assert not vae.baselines(results)["dense"].met
+
+
+def test_vae_evaluate_terms_standard_error():
+    import torch
+
+    from freqlib.data import ImageDataset
+    from freqlib.experiments import vae
+    from freqlib.models import VAE
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (9, 1, 28, 28), dtype=torch.uint8, generator=g)
+    data = ImageDataset(images, torch.zeros(9, dtype=torch.long), "noise")
+    torch.manual_seed(0)
+    model = VAE()
+    terms = vae.evaluate_terms(model, data, batch_size=4, seed=1)
+    noise = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        values = torch.cat([sum(vae.elbo_terms(model, data[i : i + 4][0], noise)) for i in (0, 4, 8)]).double()
+    assert terms["negative ELBO"] == pytest.approx(float(values.mean()))
+    assert terms["negative ELBO se"] == pytest.approx(float(values.std() / 3), rel=1e-4)  # float32 terms

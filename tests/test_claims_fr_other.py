@@ -316,3 +316,83 @@ def test_vae_evaluate_terms_standard_error():
         values = torch.cat([sum(vae.elbo_terms(model, data[i : i + 4][0], noise)) for i in (0, 4, 8)]).double()
     assert terms["negative ELBO"] == pytest.approx(float(values.mean()))
     assert terms["negative ELBO se"] == pytest.approx(float(values.std() / 3), rel=1e-4)  # float32 terms
+
+
+# --- spectrum (freqlib.experiments.spectrum) --------------------------------------------------------
+
+
+def spectrum_claim(fr, cut, dense=0.992, n=10_000, data="mnist"):
+    from freqlib.experiments import spectrum
+
+    truncation = pd.DataFrame({"budget": [776], "dense truncated": [cut], "FR trained": [fr]})
+    (row,) = spectrum.claims(truncation, dense, n_test=n, profile="paper", data=data, label="L")
+    assert row.kind == "trained" and row.claim.startswith("at 776 numbers")
+    return row
+
+
+def test_spectrum_reproduced_and_not_reproduced():
+    row = spectrum_claim(0.985, 0.11)
+    assert row.verdict == "reproduced" and "98.5% is greater than 11%" in row.reason
+    row = spectrum_claim(0.50, 0.90)
+    assert row.verdict == "not reproduced" and "50% is less than 90%" in row.reason
+    assert spectrum_claim(0.900, 0.899).verdict == "close"
+
+
+def test_spectrum_undecided_by_target_and_by_noise():
+    row = spectrum_claim(0.985, 0.11, dense=0.98)
+    assert row.verdict == "undecided" and "0.98 below its target 0.9905" in row.reason
+    row = spectrum_claim(0.985, 0.11, dense=0.9, data="fashion_mnist", n=100)
+    assert row.verdict == "undecided" and "not below the tolerance 1%" in row.reason
+
+
+def test_spectrum_truncation_table_keeps_the_budget():
+    import torch
+
+    from freqlib import dctn
+    from freqlib.data import ImageDataset
+    from freqlib.experiments import spectrum
+    from freqlib.models import LeNet5
+    from freqlib.train import evaluate
+
+    g = torch.Generator().manual_seed(0)
+    test = ImageDataset(
+        torch.randint(0, 256, (20, 1, 28, 28), dtype=torch.uint8, generator=g), torch.arange(20) % 10, "t"
+    )
+    torch.manual_seed(0)
+    dense = LeNet5()
+    table = spectrum.truncation_table(dense, {430_500: dense}, test)
+    assert list(table.columns) == ["budget", "dense truncated", "FR trained"]
+    assert table["dense truncated"].iloc[0] == table["FR trained"].iloc[0] == evaluate(dense, test)
+    cut = spectrum.truncated(dense, {"conv1.weight": 3})
+    assert int(torch.count_nonzero(dctn(cut.conv1.weight.detach().double()).abs() > 1e-5)) <= 3
+    assert torch.equal(cut.fc1.weight, dense.fc1.weight)  # only the named weights are cut
+
+
+# --- DCT and zigzag (freqlib.experiments.dct_zigzag) ------------------------------------------------
+
+
+def test_dct_zigzag_premise_reproduced_and_not_reproduced():
+    from freqlib.experiments import dct_zigzag
+
+    rows = dct_zigzag.claims(0.9, 0.01, True, fraction=0.01, profile="smoke", data="photo")
+    assert [(r.kind, r.verdict) for r in rows] == [("exact", "reproduced")] * 2
+    assert "90x white noise's share" in rows[0].reason
+    (row,) = dct_zigzag.claims(0.4, 0.01, None, fraction=0.01, profile="smoke", data="photo")
+    assert row.verdict == "not reproduced" and "not over half" in row.reason
+    (row,) = dct_zigzag.claims(0.9, 0.2, None, fraction=0.01, profile="smoke", data="photo")
+    assert row.verdict == "not reproduced" and "(under 10x)" in row.reason
+    rows = dct_zigzag.claims(0.9, 0.01, False, fraction=0.01, profile="smoke", data="photo")
+    assert rows[1].verdict == "not reproduced" and rows[1].ours == "ranks differ"
+
+
+def test_dct_zigzag_prefix_energy_and_frereg():
+    import torch
+
+    from freqlib.experiments import dct_zigzag
+    from freqlib.spectrum import zigzag_energy
+
+    curve = zigzag_energy(torch.ones(10, 10, dtype=torch.float64))  # all energy in the DC coefficient
+    assert dct_zigzag.prefix_energy(curve, 0.001) == pytest.approx(1.0)  # at least one coefficient
+    assert dct_zigzag.prefix_energy([0.1, 0.2, 0.3, 1.0], 0.5) == 0.2
+    pytest.importorskip("frereg")
+    assert dct_zigzag.frereg_matches((4, 3, 3, 3)) is True

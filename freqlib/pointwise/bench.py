@@ -3,7 +3,8 @@
 Used by ``benchmarks/bench_pointwise.py`` and ``notebooks/pointwise_speed.ipynb``. Timings are
 single-threaded CPU (the paper's setting: "22.1% faster at 20% fewer FLOPs on one thread"),
 medians of blocked runs of ``torch.utils.benchmark``; the two sides of every ratio are measured in
-the same call, alternating, and the median of the repeats is kept.
+the same call, alternating, and the median of the repeats is kept, with a standard error from the
+spread of the per-round ratios (:func:`round_se`).
 
 - :func:`band_counts_for` : per-channel band lengths with a given mean, uniform or varying.
 - :func:`layer_speed` : one 1x1 layer over band levels (ratio banded / plain).
@@ -31,6 +32,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..claims import seed_se
 from .convert import compile_dense, convert, pointwise_layers
 from .dense import DenseBandPointwise
 from .layer import FrequencyBandPointwise
@@ -61,13 +63,32 @@ def median_seconds(fn: Callable[[], object], min_run_time: float = 1.0) -> float
     return timer.blocked_autorange(min_run_time=min_run_time).median
 
 
-def compare(fns: dict[str, Callable[[], object]], min_run_time: float, repeats: int = 3) -> dict[str, float]:
-    """Median over ``repeats`` rounds of :func:`median_seconds` per function, alternating the functions."""
+def rounds(fns: dict[str, Callable[[], object]], min_run_time: float, repeats: int = 3) -> dict[str, list[float]]:
+    """``repeats`` rounds of :func:`median_seconds` per function (seconds), alternating the functions
+    within each round, so that round ``i`` of every function is measured side by side."""
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for k, fn in fns.items():
             times[k].append(median_seconds(fn, min_run_time))
-    return {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+    return times
+
+
+def compare(fns: dict[str, Callable[[], object]], min_run_time: float, repeats: int = 3) -> dict[str, float]:
+    """Median over ``repeats`` rounds of :func:`median_seconds` per function, alternating the functions."""
+    return {k: _median(v) for k, v in rounds(fns, min_run_time, repeats).items()}
+
+
+def _median(values: Sequence[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def round_se(plain: Sequence[float], banded: Sequence[float]) -> tuple[float, float]:
+    """Standard errors of the ratio banded / plain (x) and of the speed-up 100 (plain / banded - 1) (%)
+    from the spread of the per-round values (:func:`freqlib.claims.seed_se`: std / sqrt(rounds));
+    infinity for a single round."""
+    ratios = [b / p for p, b in zip(plain, banded)]
+    speedups = [100 * (p / b - 1) for p, b in zip(plain, banded)]
+    return seed_se(ratios), seed_se(speedups)
 
 
 def compiled(module: nn.Module, compiler: str | None, example: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -117,7 +138,8 @@ def layer_speed(
     """Time one ``channels -> channels`` 1x1 layer at ``size x size``: compiled banded vs plain Conv2d.
 
     One row per (kind, kept level): ``kept`` coefficients per channel on average out of b*b,
-    ``fraction``, ``plain_s``, ``banded_s``, ``ratio`` (banded / plain), ``mac_ratio`` (banded MACs
+    ``fraction``, ``plain_s``, ``banded_s``, ``ratio`` (banded / plain; medians over the ``repeats``
+    rounds), ``ratio_se`` (its standard error from the rounds, :func:`round_se`), ``mac_ratio`` (banded MACs
     with transforms / plain MACs), ``compiler`` (``"none"`` or the backend: :func:`compiled`). Float32,
     inference mode, ``threads`` threads (restored after).
     """
@@ -137,12 +159,14 @@ def layer_speed(
                 layer.set_bands(counts)
                 dense = compiled(layer.compile_dense().to(device), compiler, x)
                 macs = sum(band_layer_macs(band_mask(counts, num), channels, block, x.shape).values())
-                t = compare(
+                r = rounds(
                     {"plain": functools.partial(plain, x), "banded": functools.partial(dense, x)}, min_run_time, repeats
                 )
+                t = {side: _median(v) for side, v in r.items()}
                 rows.append({
                     "kind": kind, "kept": k, "fraction": k / num, "plain_s": t["plain"], "banded_s": t["banded"],
-                    "ratio": t["banded"] / t["plain"], "mac_ratio": macs / plain_macs, "compiler": compiler or "none",
+                    "ratio": t["banded"] / t["plain"], "ratio_se": round_se(r["plain"], r["banded"])[0],
+                    "mac_ratio": macs / plain_macs, "compiler": compiler or "none",
                 })  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -279,9 +303,10 @@ def network_speed(
     dense form measured slower at that batch size, then re-prunes the rest to the same MAC target.
     ``varying``: random band lengths around the common mean (else one length for every channel).
     ``compiler``: see :func:`compiled` (the one-time measurement of the ``time`` fallback stays eager).
-    Columns: batch, fallback, bands, banded_layers, mac_ratio, plain_s, banded_s, ratio, speedup_pct
-    (100 * (plain / banded - 1), the paper's "x% faster"), compiler, compile_s (seconds to compile the
-    banded model; NaN without ``compiler``).
+    Columns: batch, fallback, bands, banded_layers, mac_ratio, plain_s, banded_s, ratio, ratio_se,
+    speedup_pct (100 * (plain / banded - 1), the paper's "x% faster"), speedup_se (standard errors
+    from the ``repeats`` rounds, :func:`round_se`; infinite for one round), compiler, compile_s
+    (seconds to compile the banded model; NaN without ``compiler``).
     """
     rows = []
     with num_threads(threads), torch.inference_mode():
@@ -304,16 +329,19 @@ def network_speed(
                 started = time.perf_counter()
                 banded_fn = compiled(dense, compiler, x)
                 compile_s = time.perf_counter() - started if compiler is not None else float("nan")
-                t = compare(
+                r = rounds(
                     {"plain": functools.partial(plain_fn, x), "banded": functools.partial(banded_fn, x)},
                     min_run_time,
                     repeats,
                 )
+                t = {side: _median(v) for side, v in r.items()}
+                ratio_se, speedup_se = round_se(r["plain"], r["banded"])
                 rows.append({
                     "batch": batch, "fallback": mode, "bands": "varying" if varying else "uniform",
                     "banded_layers": sum(isinstance(m, DenseBandPointwise) for m in dense.modules()),
                     "mac_ratio": info["macs"] / info["macs_plain"], "plain_s": t["plain"], "banded_s": t["banded"],
-                    "ratio": t["banded"] / t["plain"], "speedup_pct": 100 * (t["plain"] / t["banded"] - 1),
+                    "ratio": t["banded"] / t["plain"], "ratio_se": ratio_se,
+                    "speedup_pct": 100 * (t["plain"] / t["banded"] - 1), "speedup_se": speedup_se,
                     "compiler": compiler or "none", "compile_s": compile_s,
                 })  # fmt: skip
     return pd.DataFrame(rows)

@@ -19,6 +19,7 @@ against itself (do the rows add up to the printed total; which total the percent
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from pathlib import Path
 
 import pandas as pd
 from torch import nn
+
+from .claims import Claim, exact, paper_inconsistent
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "paper"
 UNITS = {"K": 1024, "M": 2**20}
@@ -118,13 +121,28 @@ def layers(model: nn.Module, *, with_linear: bool, skip_1x1: bool) -> list[tuple
     return rows
 
 
+@functools.cache
+def _spec_layers(table: int) -> tuple[tuple[str, str, int, int, str, int], ...]:
+    """:func:`layers` of the model of ``table`` (built once per process)."""
+    sp = spec(table)
+    return tuple(layers(sp.factory(), with_linear=sp.with_linear, skip_1x1=sp.skip_1x1))
+
+
+@functools.cache
+def model_facts(table: int) -> tuple[tuple[tuple[str, tuple[int, ...], int], ...], int]:
+    """(:func:`omitted_convs`, the weights of every Conv2d and Linear) of the model of ``table`` (built once)."""
+    model = spec(table).factory()
+    everything = sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear))
+    return tuple(omitted_convs(model)), everything
+
+
 def inventory(table: int, model: nn.Module | None = None) -> pd.DataFrame:
     """Our rows of ``table``: consecutive layers of one (type, T, S, d) grouped, as the paper groups
     them. Columns: type, layers, T, S, d, weights (int), decomposed ("Yes"/"No"), names (first-last)."""
     sp = spec(table)
-    model = sp.factory() if model is None else model
+    rows = _spec_layers(table) if model is None else layers(model, with_linear=sp.with_linear, skip_1x1=sp.skip_1x1)
     groups: list[dict] = []
-    for i, (name, kind, t, s, d, n) in enumerate(layers(model, with_linear=sp.with_linear, skip_1x1=sp.skip_1x1)):
+    for i, (name, kind, t, s, d, n) in enumerate(rows):
         dec = "Yes" if sp.decomposed(i, kind, s) else "No"
         key = (kind, t, s, d, dec)
         if groups and groups[-1]["key"] == key:
@@ -288,3 +306,198 @@ def summary(table: int) -> dict:
         "rows": f"{int((cmp['status'] == 'match').sum())}/{len(cmp)} match (total row included)",
         "differing": "; ".join(f"row {r['row']}: {r['status'].removeprefix('differs: ')}" for _, r in bad.iterrows()),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# what the chapter shows, and its claims (all exact: the architecture alone)
+
+#: The columns of :func:`view`, printed cell beside ours.
+SHOW = (
+    "row",
+    *[c for f in ("type", "layers", "T", "S", "d", "weight_size") for c in (f"paper {f}", f)],
+    "weights",
+    "paper percent",
+    "percent",
+    "paper decomposed",
+    "decomposed",
+    "status",
+)
+#: Section A.5 on ResNet-34: the layers left uncompressed (S < 128) "consist of 1.4% of the entire model".
+PAPER_SMALL_SHARE = 1.4
+
+
+def header(table: int) -> str:
+    """One line naming ``table``, its model and its "Decomposed" rule."""
+    sp = spec(table)
+    return f"Table {table}: {sp.title}; decomposed: {sp.rule}"
+
+
+def view(table: int) -> pd.DataFrame:
+    """:func:`compare`'s table restricted to :data:`SHOW` (the printed cell beside ours)."""
+    cmp = compare(table)
+    return cmp[[c for c in SHOW if c in cmp]]
+
+
+def details(table: int) -> str:
+    """Our layers per row of ``table`` and the printed table checked against itself (:func:`paper_arithmetic`)."""
+    lines = ["our layers per row:"]
+    lines += [f"  row {i}: {names}" for i, names in enumerate(inventory(table)["names"], 1)]
+    lines.append("the printed table checked against itself:")
+    lines += [f"  {k}: {v}" for k, v in paper_arithmetic(table).items()]
+    return "\n".join(lines)
+
+
+def omitted_convs(model: nn.Module) -> list[tuple[str, tuple[int, ...], int]]:
+    """(name, weight shape, weights) of the 1x1 convolutions of ``model`` (left out of Tables 7-9)."""
+    return [
+        (name, tuple(m.weight.shape), m.weight.numel())
+        for name, m in model.named_modules()
+        if isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1)
+    ]
+
+
+def _body(cmp: pd.DataFrame) -> pd.DataFrame:
+    return cmp[cmp["row"] != "Total"]
+
+
+def differences(table: int, fields: tuple[str, ...] = FIELDS, total: bool = True) -> list[str]:
+    """Each printed cell of ``table`` (among ``fields``, and the total when ``total``) that differs from ours,
+    described with the arithmetic that shows it: e.g. ``row 6: printed 6.18M, but 11 x 256 x 256 x 3 x 3 =
+    6,488,064 weights = 6.1875M rounds to 6.19M``."""
+    cmp = compare(table)
+    out = []
+    for _, r in _body(cmp).iterrows():
+        if r["status"] == "match":
+            continue
+        differ = set(r["status"].removeprefix("differs: ").split(", ")) & set(fields)
+        if "type" in differ:
+            where = f"{r['layers']} layers with d = {r['d']}"
+            out.append(f"row {r['row']}: printed type {r['paper type']} on {where} (ours {r['type']})")
+        if differ & {"T", "S"}:
+            out.append(
+                f"row {r['row']}: printed T = {r['paper T']}, S = {r['paper S']}; ours T = {r['T']}, S = {r['S']} "
+                f"(T counts outputs, S inputs; the same {r['weights']:,} weights)"
+            )
+        if "weight_size" in differ:
+            _, unit, dec = parse_size(r["paper weight_size"])
+            shape = " x ".join([r["layers"], r["T"], r["S"]] + ([r["d"], r["d"]] if r["d"] != "-" else []))
+            out.append(
+                f"row {r['row']}: printed {r['paper weight_size']}, but {shape} = {r['weights']:,} weights = "
+                f"{format_like(Fraction(int(r['weights']), UNITS[unit]), dec + 2, unit)} rounds to {r['weight_size']}"
+            )
+        if "percent" in differ:
+            out.append(f"row {r['row']}: printed {r['paper percent']}, ours {r['percent']} (of our exact total)")
+    last = cmp[cmp["row"] == "Total"].iloc[0]
+    if total and last["status"] != "match":
+        _, unit, dec = parse_size(last["paper weight_size"])
+        summed = paper_arithmetic(table)["sum of printed rows"]
+        precise = format_like(Fraction(int(last["weights"]), UNITS[unit]), dec + 2, unit)
+        out.append(
+            f"total: printed {last['paper weight_size']}, the sum of the printed rows ({summed}); the exact "
+            f"{last['weights']:,} weights = {precise} rounds to {last['weight_size']}"
+        )
+    return out
+
+
+def _matches(table: int, fields: tuple[str, ...]) -> tuple[int, int]:
+    """(rows whose ``fields`` all match, rows) of ``table`` (total row excluded)."""
+    body = _body(compare(table))
+    ok = sum(all(r[f] == r[f"paper {f}"] for f in fields) for _, r in body.iterrows())
+    return ok, len(body)
+
+
+def claims(profile: str) -> list[Claim]:
+    """The chapter's claims: Tables 7-9 rebuilt from our models (:func:`compare`), all exact. Where the
+    printed cells differ from the architecture and the table's own arithmetic shows the misprint, the
+    verdict is ``paper inconsistent`` with the arithmetic (:func:`differences`)."""
+    meta = {"profile": profile, "data": "none (architecture only)"}
+    out = [_all_rows_claim(7, meta)]
+    out.append(_fields_claim(8, ("layers", "d", "weight_size", "percent", "decomposed"), "counts and shapes", meta))
+    out.append(_misprint_claim(8, ("type", "T", "S"), "printed labels and total", meta))
+    out.append(_fields_claim(9, ("layers", "T", "S", "d", "decomposed"), "layers and shapes", meta))
+    out.append(_misprint_claim(9, ("weight_size", "percent"), "weight sizes, total and percentages", meta))
+    out.append(_small_share_claim(meta))
+    return out
+
+
+def _printed_total(table: int) -> str:
+    return paper_table(table).set_index("layers").loc["Total", "weight_size"]
+
+
+def _printed_layers(table: int) -> int:
+    body = paper_table(table)
+    return sum(int(n) for n in body[body["layers"] != "Total"]["layers"])
+
+
+def _all_rows_claim(table: int, meta: dict) -> Claim:
+    """Exact: every printed row and the total of ``table`` match ours."""
+    cmp, inv, sp = compare(table), inventory(table), spec(table)
+    total = int(inv["weights"].sum())
+    ok = int((cmp["status"] == "match").sum())
+    _, unit, dec = parse_size(_printed_total(table))
+    bad = differences(table)
+    return exact(
+        f"Table {table}: {sp.title.split(' of ')[1]} ({len(cmp) - 1} rows and total)",
+        f"{_printed_layers(table)} layers, {_printed_total(table)} weights",
+        f"{int(inv['layers'].sum())} layers, {total:,} weights = {format_like(Fraction(total, UNITS[unit]), dec, unit)}"
+        f"; {ok}/{len(cmp)} rows match",
+        holds=not bad,
+        reason="every printed cell matches our model" if not bad else "; ".join(bad),
+        source=f"NR Table {table}",
+        **meta,
+    )
+
+
+def _fields_claim(table: int, fields: tuple[str, ...], what: str, meta: dict) -> Claim:
+    """Exact: the ``fields`` of every printed row of ``table`` match ours."""
+    ok, n = _matches(table, fields)
+    inv = inventory(table)
+    return exact(
+        f"Table {table}: {spec(table).title.split(' of ')[1].split(' for ')[0]} {what} ({n} rows)",
+        f"{_printed_layers(table)} layers in {n} rows: {', '.join(fields)} as printed",
+        f"{int(inv['layers'].sum())} layers; {', '.join(fields)} match in {ok}/{n} rows",
+        holds=ok == n,
+        reason="every row matches" if ok == n else "; ".join(differences(table, fields, total=False)),
+        source=f"NR Table {table}",
+        **meta,
+    )
+
+
+def _misprint_claim(table: int, fields: tuple[str, ...], what: str, meta: dict) -> Claim:
+    """Paper inconsistent when the printed ``fields`` or total of ``table`` differ from the architecture (the
+    reason gives the arithmetic); reproduced otherwise."""
+    found = differences(table, fields)
+    claim = f"Table {table}: {what}"
+    arithmetic = paper_arithmetic(table)
+    percents = "; ".join(f"{k} {v}" for k, v in arithmetic["percent rows reproduced"].items())
+    paper = f"the printed {', '.join(fields)} and total ({_printed_total(table)})"
+    ours = f"{len(found)} printed cell(s) differ from the architecture; printed percentages reproduced by: {percents}"
+    if table == 9:
+        skipped = model_facts(9)[0]
+        ours += f"; the {len(skipped)} 1x1 shortcuts ({sum(n for *_, n in skipped):,} weights) are not listed"
+    if not found:
+        return exact(
+            claim, paper, ours, holds=True, reason="every printed cell matches", source=f"NR Table {table}", **meta
+        )
+    return paper_inconsistent(claim, paper, ours, reason="; ".join(found), source=f"NR Table {table}", **meta)
+
+
+def _small_share_claim(meta: dict) -> Claim:
+    """Exact: the share of ResNet-34's weights in the layers with S < 128 (Section A.5's 1.4%)."""
+    inv = inventory(9)
+    small = int(inv.query("decomposed == 'No'")["weights"].sum())
+    everything = model_facts(9)[1]
+    share, listed = 100 * small / everything, 100 * small / int(inv["weights"].sum())
+    return exact(
+        "A.5: ResNet-34's layers with S < 128 are 1.4% of the model",
+        f"'such exceptional layers consist of {PAPER_SMALL_SHARE}% of the entire model'",
+        f"{small:,} of {everything:,} weights (every convolution and the FC layer) = {share:.2f}%; "
+        f"{listed:.2f}% of Table 9's convolutions",
+        value=share,
+        expected=PAPER_SMALL_SHARE,
+        tolerance=0.05,
+        unit="%",
+        reason="tolerance: half the printed digit",
+        source="NR Section A.5, Table 9",
+        **meta,
+    )

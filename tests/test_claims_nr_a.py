@@ -8,7 +8,7 @@ set by construction.
 import pandas as pd
 import pytest
 
-from freqlib import noise
+from freqlib import noise, nr_tables
 from freqlib.claims import Claim
 from freqlib.experiments import nr_grids, nr_pruning
 
@@ -292,3 +292,63 @@ def test_noise_claims_not_reproduced_name_the_failing_part():
 def test_noise_ratio_off_its_construction_is_an_exact_failure():
     ratio = noise_claims(fig17=fig17_table(compression=(4.0, 3.5)))["Fig 17: the tilings compress 4x"]
     assert (ratio.kind, ratio.verdict) == ("exact", "not reproduced") and "[3.5, 4.0]" in ratio.reason
+
+
+# ---------------------------------------------------------------------------------------------
+# nr_architectures (exact claims from the models; transcriptions edited by hand)
+
+
+def as_printed(table: int) -> pd.DataFrame:
+    """A transcription of ``table`` in paper_table's format whose every cell is ours (no misprints)."""
+    cmp = nr_tables.compare(table)
+    body = cmp[cmp["row"] != "Total"]
+    frame = body[list(nr_tables.FIELDS)].copy()
+    total = cmp[cmp["row"] == "Total"].iloc[0]
+    last = {f: "" for f in nr_tables.FIELDS} | {
+        "layers": "Total",
+        "weight_size": total["weight_size"],
+        "percent": "100.0%",
+    }
+    return pd.concat([frame, pd.DataFrame([last])], ignore_index=True)
+
+
+@pytest.fixture
+def corrected(monkeypatch):
+    """paper_table with Tables 8 and 9 corrected to our cells (Table 7 as printed)."""
+    printed = nr_tables.paper_table
+    fixed = {8: as_printed(8), 9: as_printed(9)}
+    monkeypatch.setattr(nr_tables, "paper_table", lambda t: fixed[t].copy() if t in fixed else printed(t))
+    return fixed
+
+
+def architecture_claims() -> dict[str, Claim]:
+    return {c.claim.split(" (")[0]: c for c in nr_tables.claims("smoke")}
+
+
+def test_architecture_claims_as_printed():
+    claims = architecture_claims()
+    assert all(c.kind == "exact" for c in claims.values())
+    assert claims["Table 7: ResNet-32 for CIFAR-10"].verdict == "reproduced"
+    labels = claims["Table 8: printed labels and total"]
+    assert labels.verdict == "paper inconsistent" and "row 8: printed type FC on 7 layers with d = 3" in labels.reason
+    assert "the exact 20,548,288 weights = 19.59637M rounds to 19.596M" in labels.reason
+    sizes = claims["Table 9: weight sizes, total and percentages"]
+    assert sizes.verdict == "paper inconsistent" and "11 x 256 x 256 x 3 x 3 = 6,488,064 weights" in sizes.reason
+    assert "172,032 weights" in sizes.ours
+    share = claims["A.5: ResNet-34's layers with S < 128 are 1.4% of the model"]
+    assert share.verdict == "reproduced" and "304,320 of 21,779,648" in share.ours
+
+
+def test_architecture_claims_without_misprints_are_reproduced(corrected):
+    claims = architecture_claims()
+    assert claims["Table 8: printed labels and total"].verdict == "reproduced"
+    assert claims["Table 9: weight sizes, total and percentages"].verdict == "reproduced"
+
+
+def test_architecture_claims_not_reproduced_name_the_cell(corrected, monkeypatch):
+    corrected[9].loc[2, "T"] = "192"  # a shape our ResNet-34 does not have
+    claims = architecture_claims()
+    shapes = claims["Table 9: ResNet-34 layers and shapes"]
+    assert (
+        shapes.verdict == "not reproduced" and "7/8 rows" in shapes.ours and "row 3: printed T = 192" in shapes.reason
+    )

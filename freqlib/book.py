@@ -8,6 +8,7 @@ smoke outputs), profiles in ``notebooks/profiles.yml``, executed copies for the 
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import datetime as dt
 import hashlib
@@ -78,15 +79,31 @@ class Book:
         return self.executed_dir / f"{name}.ipynb"
 
     def parameters(self, name: str, profile: str, overrides: Mapping | None = None) -> dict:
-        """Papermill parameters: ``profile``, the profile's entry for ``name``, then ``overrides``."""
+        """Papermill parameters: ``profile``, the profile's entry for ``name``, then ``overrides``.
+
+        A chapter whose parameters cell takes a Config (it assigns ``overrides``, see
+        :mod:`freqlib.experiment`) gets ``{"profile": ..., "overrides": {...}}``: the profile's values
+        and ``overrides`` by field name, which ``Config.for_profile`` checks; any other notebook gets
+        them as papermill parameters of their own.
+        """
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
         entry = self.profiles().get("notebooks", {}).get(name)
         if entry is None:
             raise KeyError(f"notebook {name!r} has no entry in notebooks/profiles.yml")
-        params = {"profile": profile, **(entry.get(profile) or {})}
-        params.update(overrides or {})
-        return params
+        values = {**(entry.get(profile) or {}), **dict(overrides or {})}
+        if self.takes_config(name):
+            return {"profile": profile, "overrides": values}
+        return {"profile": profile, **values}
+
+    def takes_config(self, name: str) -> bool:
+        """Whether the parameters cell of ``name`` assigns ``overrides`` (a Config chapter)."""
+        for cell in nbformat.read(self.source(name), as_version=4).cells:
+            if "parameters" in cell.metadata.get("tags", []):
+                tree = ast.parse(cell.source)
+                targets = [t for node in tree.body if isinstance(node, ast.Assign) for t in node.targets]
+                return any(isinstance(t, ast.Name) and t.id == "overrides" for t in targets)
+        return False
 
     def uses(self, name: str) -> list[str]:
         """The notebooks whose stored results ``name`` reads (its ``uses:`` list in profiles.yml)."""

@@ -1,8 +1,9 @@
 """The ``freqlib`` command: run notebooks under profiles, build the book, list runs, run experiments,
 sweep a notebook over a parameter grid (:mod:`freqlib.sweep`).
 
-``freqlib experiment MODULE [-p NAME VALUE ...] [--out results.csv]`` calls
-``freqlib.experiments.MODULE.run(**params)``, prints the table it returns (see :func:`result_table`)
+``freqlib experiment NAME [-p FIELD VALUE ...] [--out results.csv]`` builds the experiment's
+``Config.for_profile(profile, params)`` (``-p profile cpu``; default smoke), calls ``run(cfg)``, prints
+the ``"results"`` table of the ChapterResult it returns (see :func:`result_table`)
 and works under ``torchrun`` (one process per GPU)::
 
     torchrun --nproc_per_node 4 -m freqlib.cli experiment classify \\
@@ -24,6 +25,7 @@ import pandas as pd
 import yaml
 
 from .book import PROFILES, Book, build_html, list_runs, repo_root, run_all, summary
+from .experiment import ChapterResult, ConfigError
 
 _SCIENTIFIC = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
 
@@ -62,6 +64,8 @@ def result_table(result, where: str = "run()") -> pd.DataFrame:
 
     Raises ``TypeError`` naming ``where`` for anything else.
     """
+    if isinstance(result, ChapterResult):  # the contract: its "results" table, else its first
+        return result.tables.get("results", next(iter(result.tables.values()), None))
     if isinstance(result, tuple) and result:
         result = result[0]
     table = result if isinstance(result, pd.DataFrame) else getattr(result, "table", result)
@@ -71,7 +75,8 @@ def result_table(result, where: str = "run()") -> pd.DataFrame:
 
 
 def load_experiment(name: str) -> ModuleType:
-    """``freqlib.experiments.<name>``, or the module at a dotted path of your own (``mypkg.myexp``).
+    """The module registered as ``name`` (:data:`freqlib.experiments.EXPERIMENTS`), or a dotted path
+    of your own (``mypkg.myexp``).
 
     Raises :class:`ExperimentError` naming the known experiments when there is no such module, or
     when it has no ``run`` function.
@@ -80,7 +85,11 @@ def load_experiment(name: str) -> ModuleType:
     parts = name.split(".")
     if not name or not all(part.isidentifier() for part in parts):
         raise ExperimentError(f"experiment {name!r} is not a module name; known experiments: {known}")
-    qualified = name if len(parts) > 1 else f"freqlib.experiments.{name}"
+    from .experiments import EXPERIMENTS
+
+    if len(parts) == 1 and name not in EXPERIMENTS:
+        raise ExperimentError(f"unknown experiment {name!r}; known experiments: {known}")
+    qualified = f"freqlib.experiments.{EXPERIMENTS[name]}" if len(parts) == 1 else name
     try:
         module = importlib.import_module(qualified)
     except ModuleNotFoundError as err:
@@ -122,10 +131,19 @@ def run_experiment(name: str, params: dict, out: str | Path | None = None) -> pd
     from . import distributed
 
     module = load_experiment(name)
-    check_parameters(module.run, params, module.__name__)
+    config = getattr(module, "Config", None)
+    if config is not None:  # the experiment contract: run(Config) -> ChapterResult
+        params = dict(params)
+        try:
+            cfg = config.for_profile(params.pop("profile", "smoke"), params)
+        except ConfigError as err:
+            raise ExperimentError(str(err)) from None
+    else:
+        check_parameters(module.run, params, module.__name__)
     distributed.init_from_env()
     try:
-        table = result_table(module.run(**params), f"{module.__name__}.run()")
+        result = module.run(cfg) if config is not None else module.run(**params)
+        table = result_table(result, f"{module.__name__}.run()")
         if distributed.is_main():
             print(table.to_string(index=False))
             if out is not None:

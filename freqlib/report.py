@@ -48,35 +48,15 @@ def claims(rows: Iterable[Claim]) -> None:
 
     Returns nothing, so the table is shown once whether or not the cell ends with ``;``.
     """
-    rows = [r.row() if isinstance(r, Claim) else _legacy(r) for r in rows]
+    rows = list(rows)
+    for r in rows:
+        if not isinstance(r, Claim):
+            raise TypeError(
+                f"report.claims() takes freqlib.claims.Claim rows (see freqlib.claims), got {type(r).__name__}"
+            )
+    rows = [r.row() for r in rows]
     shown = [c for c in CLAIM_FIELDS if c != "headline"]
     _show(pd.DataFrame(rows, columns=list(CLAIM_FIELDS))[shown], CLAIMS_MIME, rows)
-
-
-def claim(claim: str, paper, ours, verdict: str, *, profile: str, data: str, source: str = "") -> dict:
-    """Deprecated (being replaced by :mod:`freqlib.claims`): a claim row without kind or reason."""
-    return {
-        "claim": claim,
-        "paper": str(paper),
-        "ours": str(ours),
-        "verdict": verdict,
-        "profile": profile,
-        "data": data,
-        "source": source,
-    }
-
-
-def verdict_within(ours: float, paper: float, tolerance: float) -> str:
-    """Deprecated: :func:`freqlib.claims.compare` with ``relation="within"``."""
-    from .claims import compare
-
-    return compare(ours, paper, tolerance)[0]
-
-
-def _legacy(row) -> dict:
-    """A row of the deprecated :func:`claim` with the fields of :class:`~freqlib.claims.Claim` (kind and
-    reason "unclassified")."""
-    return {"kind": "unclassified", "reason": "unclassified", "headline": "", **{k: row[k] for k in row}}
 
 
 def results(frame: pd.DataFrame) -> None:

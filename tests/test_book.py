@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from freqlib.book import Book, build_html
+from freqlib.experiments import CHAPTERS, chapter
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM_FLAGS = [
@@ -87,8 +88,21 @@ def test_parameters_cell_parses_and_names_every_profile_knob(name, caplog):
         names = {p.name for p in PythonTranslator.inspect(cells[0])}
     assert not caplog.records, f"{name}: " + "; ".join(r.getMessage() for r in caplog.records)
     for profile in ("smoke", "cpu", "paper"):
-        unknown = set(book.parameters(name, profile)) - names
+        params = book.parameters(name, profile)
+        unknown = set(params) - names
         assert not unknown, f"{name}: profile {profile} sets {sorted(unknown)}, not in the parameters cell"
+        if "overrides" in params:  # a Config chapter: every knob of the profile is one of its fields
+            chapter(name).Config.for_profile(profile, params["overrides"])
+
+
+def test_every_config_chapter_is_registered():
+    book = Book(REPO)
+    takes_config = [name for name in book.names() if book.takes_config(name)]
+    assert not [n for n in takes_config if n not in CHAPTERS], "a Config chapter is missing from CHAPTERS"
+    for name in CHAPTERS:
+        assert book.takes_config(name), f"{name}: registered, but its parameters cell has no overrides"
+        found = chapter(name)
+        assert found.Config.chapter == name and callable(found.run) and callable(found.claims), name
 
 
 def test_every_toc_page_is_built_with_its_images_and_no_errors(html):

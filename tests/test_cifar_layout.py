@@ -11,7 +11,9 @@ import pytest
 import torchvision.datasets.cifar as tv_cifar
 
 from freqlib import data
-from freqlib.experiments import load_labelled, nr_lowrank, pointwise_train
+from freqlib.experiments import load_labelled
+from freqlib.experiments.nr import lowrank as nr_lowrank
+from freqlib.experiments.pointwise import train as pointwise_train
 
 
 def _write(path, images: np.ndarray, labels: list[int], key: str) -> None:

@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import pytest
 
-from freqlib.experiments import classify, lenet5
+from freqlib.experiments.fr import classify, lenet5
 
 FASHION = "stand-in: Fashion-MNIST (28x28 grey, resized to 32x32, replicated to 3 channels) instead of CIFAR-10"
 CIFAR = "CIFAR-10 (50,000 train / 10,000 test)"

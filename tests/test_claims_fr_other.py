@@ -5,9 +5,10 @@ import math
 import pandas as pd
 import pytest
 
-from freqlib.experiments import segment
+from freqlib.experiment import ChapterResult
+from freqlib.experiments.fr import segment
 
-# --- UNet (freqlib.experiments.segment) -------------------------------------------------------------
+# --- UNet (freqlib.experiments.fr.segment) -------------------------------------------------------------
 
 UNET_ARCH = {
     "weights": 31_024_960,
@@ -122,7 +123,7 @@ def test_unet_dice_stats_matches_evaluate_dice():
     assert se == pytest.approx(float(values.std() / math.sqrt(7)))
 
 
-# --- GAN (freqlib.experiments.gan) ------------------------------------------------------------------
+# --- GAN (freqlib.experiments.fr.gan) ------------------------------------------------------------------
 
 
 def gan_results(dense, fr, *, seeds=1, accuracy=0.9, spread=0.0, data="stand-in: Fashion-MNIST instead of MNIST"):
@@ -146,7 +147,7 @@ def gan_results(dense, fr, *, seeds=1, accuracy=0.9, spread=0.0, data="stand-in:
 
 
 def gan_quality(results):
-    from freqlib.experiments import gan
+    from freqlib.experiments.fr import gan
 
     rows = gan.claims(results, {}, profile="paper")
     assert rows[0].verdict == "not comparable" and rows[0].kind == "trained"
@@ -174,7 +175,7 @@ def test_gan_quality_undecided_when_a_baseline_misses_its_target():
 
 
 def test_gan_targets_follow_the_data_label():
-    from freqlib.experiments import gan
+    from freqlib.experiments.fr import gan
 
     bases = gan.baselines(gan_results(0.1, 0.1, accuracy=0.97, data="MNIST; subset: 60,000"))
     assert bases["classifier"].target == 0.98 and not bases["classifier"].met and bases["generator"].met
@@ -244,7 +245,7 @@ def test_table_claim_verdicts(small_discriminator, tmp_path, kw, verdict, said):
     )
 
 
-# --- VAE (freqlib.experiments.vae) ------------------------------------------------------------------
+# --- VAE (freqlib.experiments.fr.vae) ------------------------------------------------------------------
 
 
 def vae_results(dense, fr, se, data="stand-in: Fashion-MNIST instead of MNIST; subset: 256"):
@@ -263,9 +264,9 @@ def vae_results(dense, fr, se, data="stand-in: Fashion-MNIST instead of MNIST; s
 
 
 def vae_claim(dense, fr, se, **kw):
-    from freqlib.experiments import vae
+    from freqlib.experiments.fr import vae
 
-    rows = vae.claims(vae_results(dense, fr, se, **kw), profile="paper")
+    rows = vae.claims(ChapterResult(tables={"results": vae_results(dense, fr, se, **kw)}), vae.Config(profile="paper"))
     assert (rows[0].kind, rows[0].verdict) == ("trained", "not comparable") and len(rows) == 2
     return rows[1]
 
@@ -291,10 +292,11 @@ def test_vae_undecided_when_the_standard_error_is_too_large():
 
 
 def test_vae_without_dense_keeps_the_not_comparable_row():
-    from freqlib.experiments import vae
+    from freqlib.experiments.fr import vae
 
     results = vae_results(250.0, 252.0, 1.0).iloc[1:]
-    assert [r.verdict for r in vae.claims(results, profile="p")] == ["not comparable"]
+    rows = vae.claims(ChapterResult(tables={"results": results}), vae.Config())
+    assert [r.verdict for r in rows] == ["not comparable"]
     assert not vae.baselines(results)["dense"].met
 
 
@@ -302,7 +304,7 @@ def test_vae_evaluate_terms_standard_error():
     import torch
 
     from freqlib.data import ImageDataset
-    from freqlib.experiments import vae
+    from freqlib.experiments.fr import vae
     from freqlib.models import VAE
 
     g = torch.Generator().manual_seed(0)
@@ -318,11 +320,11 @@ def test_vae_evaluate_terms_standard_error():
     assert terms["negative ELBO se"] == pytest.approx(float(values.std() / 3), rel=1e-4)  # float32 terms
 
 
-# --- spectrum (freqlib.experiments.spectrum) --------------------------------------------------------
+# --- spectrum (freqlib.experiments.fr.spectrum) --------------------------------------------------------
 
 
 def spectrum_claim(fr, cut, dense=0.992, n=10_000, data="mnist"):
-    from freqlib.experiments import spectrum
+    from freqlib.experiments.fr import spectrum
 
     truncation = pd.DataFrame({"budget": [776], "dense truncated": [cut], "FR trained": [fr]})
     (row,) = spectrum.claims(truncation, dense, n_test=n, profile="paper", data=data, label="L")
@@ -350,7 +352,7 @@ def test_spectrum_truncation_table_keeps_the_budget():
 
     from freqlib import dctn
     from freqlib.data import ImageDataset
-    from freqlib.experiments import spectrum
+    from freqlib.experiments.fr import spectrum
     from freqlib.models import LeNet5
     from freqlib.train import evaluate
 
@@ -368,11 +370,11 @@ def test_spectrum_truncation_table_keeps_the_budget():
     assert torch.equal(cut.fc1.weight, dense.fc1.weight)  # only the named weights are cut
 
 
-# --- DCT and zigzag (freqlib.experiments.dct_zigzag) ------------------------------------------------
+# --- DCT and zigzag (freqlib.experiments.fr.dct_zigzag) ------------------------------------------------
 
 
 def test_dct_zigzag_premise_reproduced_and_not_reproduced():
-    from freqlib.experiments import dct_zigzag
+    from freqlib.experiments.fr import dct_zigzag
 
     rows = dct_zigzag.claims(0.9, 0.01, True, fraction=0.01, profile="smoke", data="photo")
     assert [(r.kind, r.verdict) for r in rows] == [("exact", "reproduced")] * 2
@@ -388,7 +390,7 @@ def test_dct_zigzag_premise_reproduced_and_not_reproduced():
 def test_dct_zigzag_prefix_energy_and_frereg():
     import torch
 
-    from freqlib.experiments import dct_zigzag
+    from freqlib.experiments.fr import dct_zigzag
     from freqlib.spectrum import zigzag_energy
 
     curve = zigzag_energy(torch.ones(10, 10, dtype=torch.float64))  # all energy in the DC coefficient

@@ -10,7 +10,8 @@ import pytest
 
 from freqlib import noise, nr_tables
 from freqlib.claims import Claim
-from freqlib.experiments import nr_grids, nr_pruning
+from freqlib.experiments.nr import grids as nr_grids
+from freqlib.experiments.nr import pruning as nr_pruning
 
 # ---------------------------------------------------------------------------------------------
 # nr_pruning

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from freqlib.claims import Claim
-from freqlib.experiments import nr_lowrank as lr
-from freqlib.experiments import nr_lstm
+from freqlib.experiments.nr import lowrank as lr
+from freqlib.experiments.nr import lstm as nr_lstm
 from freqlib.occasional.monitor import MONITOR_COLUMNS
 
 # ---------------------------------------------------------------------------------------------

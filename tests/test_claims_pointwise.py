@@ -1,5 +1,5 @@
 """Claims of the pointwise chapters on synthetic results (no training, no timing):
-freqlib.experiments.pointwise_train (Tables 1/3, Figs 3, 5, 6, 9, 11), pointwise_speed, pointwise_figures."""
+freqlib.experiments.pointwise.train (Tables 1/3, Figs 3, 5, 6, 9, 11), pointwise_speed, pointwise_figures."""
 
 import math
 
@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from freqlib.experiments import pointwise_figures as pf
-from freqlib.experiments import pointwise_speed as ps
-from freqlib.experiments import pointwise_train as pt
+from freqlib.experiments.pointwise import figures as pf
+from freqlib.experiments.pointwise import speed as ps
+from freqlib.experiments.pointwise import train as pt
 from freqlib.pointwise import bench
 
 # --- pointwise_train ----------------------------------------------------------------------------

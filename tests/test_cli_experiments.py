@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
+import pkgutil
 from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
 from freqlib import cli, experiments
-from freqlib.experiments import nr_lowrank, pointwise_train
+from freqlib.experiments.nr import lowrank as nr_lowrank
+from freqlib.experiments.pointwise import train as pointwise_train
 
 EXPERIMENTS = ["classify", "gan", "nr_grids", "nr_lowrank", "nr_lstm", "nr_pruning", "pointwise_imagenet",
                "pointwise_train", "segment", "vae"]  # fmt: skip
@@ -20,10 +21,12 @@ def test_known_experiments_are_the_modules_with_a_run_function():
     assert cli.known_experiments() == EXPERIMENTS
     for name in EXPERIMENTS:
         assert callable(cli.load_experiment(name).run)
-    folder = Path(experiments.__file__).parent
-    modules = [importlib.import_module(f"freqlib.experiments.{p.stem}") for p in sorted(folder.glob("[!_]*.py"))]
-    with_run = [m.__name__.rpartition(".")[2] for m in modules if callable(getattr(m, "run", None))]
-    assert with_run == EXPERIMENTS  # the registry lists every module with a run()
+    walked = pkgutil.walk_packages(experiments.__path__, "freqlib.experiments.")
+    modules = [importlib.import_module(info.name) for info in walked if not info.ispkg]
+    with_run = sorted(
+        m.__name__.removeprefix("freqlib.experiments.") for m in modules if callable(getattr(m, "run", None))
+    )
+    assert with_run == sorted(experiments.EXPERIMENTS.values())  # the registry lists every module with a run()
 
 
 def test_result_table_accepts_a_frame_a_result_object_or_a_tuple():

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from freqlib import cli, distributed
+from freqlib import cli, distributed, experiments
 from freqlib.fr import fr_weights
 from freqlib.train import make_loader, train_classifier
 
@@ -196,6 +196,7 @@ def test_experiment_command_errors(monkeypatch, capsys):
 
     toy.run = run
     monkeypatch.setitem(sys.modules, "freqlib.experiments.toy", toy)
+    monkeypatch.setitem(experiments.EXPERIMENTS, "toy", "toy")
     assert cli.main(["experiment", "toy", "-p", "size", "3", "-p", "sise", "4", "-p", "colour", "red"]) == 2
     err = capsys.readouterr().err
     assert "toy" in err and "has no parameter(s) sise, colour; it accepts: size, name" in err
@@ -208,6 +209,7 @@ def test_experiment_command_prints_and_writes(monkeypatch, capsys, tmp_path):
     toy = types.ModuleType("freqlib.experiments.toy")
     toy.run = lambda size=1, name="x": pd.DataFrame({"size": [size, 2 * size], "name": [name, name]})
     monkeypatch.setitem(sys.modules, "freqlib.experiments.toy", toy)
+    monkeypatch.setitem(experiments.EXPERIMENTS, "toy", "toy")
     out = tmp_path / "sub" / "toy.csv"
     assert cli.main(["experiment", "toy", "-p", "size", "3", "-p", "name", "[a, b]", "--out", str(out)]) == 0
     printed = capsys.readouterr().out

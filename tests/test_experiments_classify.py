@@ -1,4 +1,4 @@
-"""freqlib.experiments.classify: the FR appendix's classifiers (AlexNet, VGG, ResNet-18, ViT)."""
+"""freqlib.experiments.fr.classify: the FR appendix's classifiers (AlexNet, VGG, ResNet-18, ViT)."""
 
 import copy
 
@@ -8,7 +8,8 @@ import torch
 import freqlib
 from freqlib import paper
 from freqlib.data import DatasetMissing, ImageDataset
-from freqlib.experiments import RESULT_COLUMNS, classify
+from freqlib.experiments import RESULT_COLUMNS
+from freqlib.experiments.fr import classify
 from freqlib.fr import fr_weights
 from freqlib.zigzag import zigzag_prefix
 

@@ -10,7 +10,8 @@ from torch.utils.data import TensorDataset
 
 import freqlib
 from freqlib import paper
-from freqlib.experiments import RESULT_COLUMNS, gan
+from freqlib.experiments import RESULT_COLUMNS
+from freqlib.experiments.fr import gan
 from freqlib.metrics import feature_statistics, features_distance, frechet_distance
 
 

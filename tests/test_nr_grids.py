@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from freqlib.data import ImageDataset
-from freqlib.experiments import nr_grids
+from freqlib.experiments.nr import grids as nr_grids
 
 matplotlib.use("Agg")
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from freqlib.data import ImageDataset
-from freqlib.experiments import nr_lowrank as lr
+from freqlib.experiments.nr import lowrank as lr
 from freqlib.occasional import OccasionalRegularizer, export, tiled_low_rank, tucker2
 from freqlib.occasional.monitor import EventMonitor, probe_loss
 

@@ -1,5 +1,5 @@
 """The LSTM language-model chapter: corpora (KJV, PTB), BPTT batching, the model, perplexity,
-Table 4's transcription and a tiny run of :mod:`freqlib.experiments.nr_lstm`."""
+Table 4's transcription and a tiny run of :mod:`freqlib.experiments.nr.lstm`."""
 
 import functools
 import math
@@ -10,7 +10,7 @@ import torch
 
 from freqlib import text
 from freqlib.data import DatasetMissing
-from freqlib.experiments import nr_lstm
+from freqlib.experiments.nr import lstm as nr_lstm
 from freqlib.models import WordLSTM, lstm_medium
 from freqlib.occasional import OccasionalRegularizer, magnitude_prune
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from freqlib.data import ImageDataset
-from freqlib.experiments import nr_pruning
+from freqlib.experiments.nr import pruning as nr_pruning
 from freqlib.models import LeNet5, LeNet300100
 from freqlib.occasional import gradual_rate
 from freqlib.train import train_classifier

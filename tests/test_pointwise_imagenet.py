@@ -2,7 +2,7 @@
 
 import pytest
 
-from freqlib.experiments import pointwise_imagenet as pi
+from freqlib.experiments.pointwise import imagenet as pi
 from freqlib.pointwise import count_macs, pointwise_layers
 
 

@@ -1,5 +1,5 @@
 """Paper 3's training chapter: strategy masks at a MAC target, FCMask learning, rounding, input-resolution
-baseline, the transcribed tables and parameter errors (freqlib.experiments.pointwise_train)."""
+baseline, the transcribed tables and parameter errors (freqlib.experiments.pointwise.train)."""
 
 import math
 
@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from freqlib.data import ImageDataset
-from freqlib.experiments import pointwise_train as pt
+from freqlib.experiments.pointwise import train as pt
 from freqlib.pointwise import STRATEGIES, band_counts, convert, count_macs, fcmask_penalty, pointwise_layers
 
 

@@ -9,7 +9,8 @@ from torch.nn import functional as F
 
 import freqlib
 from freqlib.data import DatasetMissing
-from freqlib.experiments import RESULT_COLUMNS, segment
+from freqlib.experiments import RESULT_COLUMNS
+from freqlib.experiments.fr import segment
 from freqlib.segmentation import (
     SegmentationDataset,
     carvana,

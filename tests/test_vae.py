@@ -8,7 +8,9 @@ from torch.utils.data import TensorDataset
 
 import freqlib
 from freqlib.data import DatasetMissing
-from freqlib.experiments import RESULT_COLUMNS, vae
+from freqlib.experiment import ConfigError
+from freqlib.experiments import RESULT_COLUMNS
+from freqlib.experiments.fr import vae
 from freqlib.models import VAE
 from freqlib.paper import VARIANTS as PAPER_VARIANTS
 from freqlib.zigzag import keep_count
@@ -261,17 +263,21 @@ def test_fr_forward_backward_and_materialize_agree():
 
 
 def test_run_on_a_tiny_config():
-    models = {}
-    df = vae.run(
-        profile="smoke",
-        variants=["dense", "v3"],
+    cfg = vae.Config(
+        variants=("dense", "v3"),
         train_subset=48,
         test_subset=20,
         batch_size=16,
         model_kwargs={"latent_dim": 2, "hidden": 16, "width": 4},
-        progress=False,
-        models=models,
     )
+    result = vae.run(cfg, progress=False)
+    df, models = result.table("results"), result.objects["models"]
+    assert set(result.timings) == {"dense", "v3"} and len(result.objects["test"]) == 20
+    assert result.table("data")[["train", "test"]].values.tolist() == [[48, 20]]
+    assert result.table("keep rules").variant.tolist() == ["v3"]
+    assert result.table("keep rules").kept.tolist() == [df.kept.iloc[1]]
+    assert [b.value for b in result.baselines] == [df["file value"].iloc[0]]
+    assert len(vae.plot_reconstructions(result, cfg).axes) == 3 * 8 and len(vae.plot_samples(result, cfg).axes) == 16
     assert list(df.columns) == [*RESULT_COLUMNS, *vae.EXTRA_COLUMNS]
     assert df.variant.tolist() == ["dense", "v3"] and set(models) == {"dense", "v3"}
     assert (df.family == "vae").all() and (df.metric == vae.METRIC).all() and not df["higher is better"].any()
@@ -292,9 +298,12 @@ def test_run_on_a_tiny_config():
 
 def test_run_rejects_bad_arguments():
     with pytest.raises(ValueError, match="unknown: \\['v7'\\]"):
-        vae.run(variants=["dense", "v7"])
-    with pytest.raises(ValueError, match="profile must be one of"):
-        vae.run(profile="fast")
+        vae.run(vae.Config(variants=["dense", "v7"]))
+    with pytest.raises(ConfigError, match="profile must be one of"):
+        vae.Config(profile="fast")
+    with pytest.raises(ConfigError, match=r"Config \(vae\): profile 'cpu' sets unknown parameter\(s\) 'epoch'"):
+        vae.Config.for_profile("cpu", {"epoch": 3})
+    assert vae.Config.for_profile("cpu").train_subset == 20000  # notebooks/profiles.yml
 
 
 def test_load_data_falls_back_when_mnist_is_missing(capsys):

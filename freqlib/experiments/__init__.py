@@ -1,7 +1,9 @@
-"""The FR architecture chapters' experiments, callable from a notebook or from the command line.
+"""The chapters' experiments, callable from a notebook or from the command line, by paper.
 
-One module per family (``classify``: AlexNet, VGG, ResNet, ViT; ``segment``: UNet; ``gan``;
-``vae``). Each has a ``run(**params)`` that trains the dense baseline and the FR variants and
+``fr/`` (Frequency Regularization: ``classify`` for AlexNet, VGG, ResNet, ViT; ``lenet5``; ``segment``
+for UNet; ``gan``; ``vae``; ``spectrum``; ``dct_zigzag``), ``nr/`` (occasional regularization:
+``pruning``, ``grids``, ``lowrank``, ``lstm``) and ``pointwise/`` (``train``, ``speed``, ``figures``,
+``imagenet``). Each has a ``run(**params)`` that trains the dense baseline and the FR variants and
 returns a :class:`pandas.DataFrame` with :data:`RESULT_COLUMNS` (one row per trained model), so
 the notebooks stay thin and ``freqlib experiment NAME`` can run the same code under ``torchrun``.
 :func:`result_row` fills one row from a trained model.
@@ -9,9 +11,11 @@ the notebooks stay thin and ``freqlib experiment NAME`` can run the same code un
 
 from __future__ import annotations
 
+import importlib
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import torch
@@ -23,19 +27,47 @@ from ..fr import kept_coefficients
 from ..io import save_compact
 from ..tables import parameter_table
 
-#: The registry of ``freqlib experiment NAME``: the modules of this package with a ``run(**params)``.
-EXPERIMENTS = (
-    "classify",
-    "gan",
-    "nr_grids",
-    "nr_lowrank",
-    "nr_lstm",
-    "nr_pruning",
-    "pointwise_imagenet",
-    "pointwise_train",
-    "segment",
-    "vae",
-)
+#: The registry of ``freqlib experiment NAME``: each name and its module under this package, by paper
+#: (``fr``: Frequency Regularization; ``nr``: occasional regularization; ``pointwise``: dense pruning of
+#: pointwise convolutions). Every module listed has a ``run``.
+EXPERIMENTS = {
+    "classify": "fr.classify",
+    "gan": "fr.gan",
+    "segment": "fr.segment",
+    "vae": "fr.vae",
+    "nr_grids": "nr.grids",
+    "nr_lowrank": "nr.lowrank",
+    "nr_lstm": "nr.lstm",
+    "nr_pruning": "nr.pruning",
+    "pointwise_imagenet": "pointwise.imagenet",
+    "pointwise_train": "pointwise.train",
+}
+
+#: The chapters that follow the experiment contract (:mod:`freqlib.experiment`): notebook name ->
+#: ``"module"`` (its ``Config``, ``run`` and ``claims``) or ``"module:ConfigName"`` where one module
+#: serves several chapters.
+CHAPTERS: dict[str, str] = {
+    "vae": "fr.vae",
+}
+
+
+class Chapter(NamedTuple):
+    """One chapter's contract: ``Config`` (a :class:`freqlib.experiment.Config`), ``run(cfg, ...)
+    -> ChapterResult`` and ``claims(result, cfg) -> list[Claim]``."""
+
+    Config: type
+    run: Callable
+    claims: Callable
+
+
+def chapter(name: str) -> Chapter:
+    """The registered contract of chapter ``name``; KeyError naming the chapters that exist."""
+    if name not in CHAPTERS:
+        raise KeyError(f"no chapter {name!r} in freqlib.experiments.CHAPTERS; known: {', '.join(CHAPTERS) or 'none'}")
+    where, _, config = CHAPTERS[name].partition(":")
+    module = importlib.import_module(f"{__name__}.{where}")
+    return Chapter(getattr(module, config or "Config"), module.run, module.claims)
+
 
 #: Columns of every experiment's result table. ``kept``: numbers stored for the Conv/Linear weights
 #: (FR: kept DCT coefficients plus any weight left dense; dense: all weights, the "Rem. NoP." total of

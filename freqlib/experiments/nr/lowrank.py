@@ -44,7 +44,7 @@ import torch
 import tqdm
 from torch import nn
 
-from ..claims import (
+from ...claims import (
     Baseline,
     Claim,
     Target,
@@ -57,17 +57,17 @@ from ..claims import (
     paper_inconsistent,
     trained,
 )
-from ..data import ImageDataset
-from ..models.resnet_cifar import ResNetCifarA
-from ..models.vgg19 import VGG19Cifar
-from ..occasional import OccasionalRegularizer, export, low_rank, tiled_low_rank, tucker2
-from ..occasional.monitor import EventMonitor
-from ..occasional.transforms import Transform
-from ..train import evaluate, train_steps
-from . import load_labelled, parts_table
-from .nr_grids import LABELS
+from ...data import ImageDataset
+from ...models.resnet_cifar import ResNetCifarA
+from ...models.vgg19 import VGG19Cifar
+from ...occasional import OccasionalRegularizer, export, low_rank, tiled_low_rank, tucker2
+from ...occasional.monitor import EventMonitor
+from ...occasional.transforms import Transform
+from ...train import evaluate, train_steps
+from .. import load_labelled, parts_table
+from .grids import LABELS
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "paper"
+DATA = Path(__file__).resolve().parents[3] / "data" / "paper"
 
 Plan = list[tuple[Transform, list[str]]]
 

@@ -30,7 +30,7 @@ import torch
 import tqdm
 from torch import nn
 
-from ..claims import (
+from ...claims import (
     Baseline,
     Claim,
     Target,
@@ -41,14 +41,14 @@ from ..claims import (
     paper_inconsistent,
     trained,
 )
-from ..data import ImageDataset
-from ..models.lenet import LeNet5
-from ..models.resnet_cifar import ResNetCifarA
-from ..occasional import OccasionalRegularizer, uniform_noise, weight_decay
-from ..train import train_steps
-from . import check_run, load_labelled
+from ...data import ImageDataset
+from ...models.lenet import LeNet5
+from ...models.resnet_cifar import ResNetCifarA
+from ...occasional import OccasionalRegularizer, uniform_noise, weight_decay
+from ...train import train_steps
+from .. import check_run, load_labelled
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "paper"
+DATA = Path(__file__).resolve().parents[3] / "data" / "paper"
 
 #: Grid kinds: ``decay`` (strength = weight decay factor theta), ``noise`` (strength = amplitude a).
 KINDS = ("decay", "noise")

@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from ..claims import Claim, exact, not_comparable
-from .pointwise_imagenet import FIG8_PRUNED_MACS, FIG8_RATIO
+from ...claims import Claim, exact, not_comparable
+from .imagenet import FIG8_PRUNED_MACS, FIG8_RATIO
 
 #: Fig 4's forms agree when their largest absolute difference (float64) is below this.
 EQUIVALENCE_TOLERANCE = 1e-10
@@ -79,7 +79,7 @@ def formula_claim(counted: Mapping[str, int], formula: Mapping[str, int], **meta
 
 def fig8_claim(grid: pd.DataFrame, **meta) -> Claim | None:
     """Fig 8's "205M is a 0.68x FLOP reduction" against the dense MACs of MobileNetV2 1.0-224 in
-    :func:`freqlib.experiments.pointwise_imagenet.macs_grid`'s ``grid``; None without that row."""
+    :func:`freqlib.experiments.pointwise.imagenet.macs_grid`'s ``grid``; None without that row."""
     top = grid[(grid.width == 1.0) & (grid.resolution == 224)]
     if not len(top):
         return None

@@ -38,8 +38,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .. import report
-from ..claims import (
+from ... import report
+from ...claims import (
     Baseline,
     Claim,
     Target,
@@ -51,12 +51,12 @@ from ..claims import (
     power,
     trained,
 )
-from ..claims import baseline_table as _baseline_table
-from ..data import DatasetMissing, ImageDataset, cifar100
-from ..loop import fit, optimizer_step, progress_bar
-from ..models.mobilenetv2 import CIFAR_CONFIG, MobileNetV2
-from ..models.resnext import resnext29_32x4d
-from ..pointwise import (
+from ...claims import baseline_table as _baseline_table
+from ...data import DatasetMissing, ImageDataset, cifar100
+from ...loop import fit, optimizer_step, progress_bar
+from ...models.mobilenetv2 import CIFAR_CONFIG, MobileNetV2
+from ...models.resnext import resnext29_32x4d
+from ...pointwise import (
     STRATEGIES,
     band_counts,
     band_layer_macs,
@@ -69,12 +69,12 @@ from ..pointwise import (
     round_fcmask,
     strategy_mask,
 )
-from ..train import evaluate, make_augmenter, make_loader, train_classifier
-from . import PROFILES, parts_table
-from .classify import load_data as classify_load_data
-from .classify import recalibrate_batchnorm
+from ...train import evaluate, make_augmenter, make_loader, train_classifier
+from .. import PROFILES, parts_table
+from ..fr.classify import load_data as classify_load_data
+from ..fr.classify import recalibrate_batchnorm
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "paper"
+DATA = Path(__file__).resolve().parents[3] / "data" / "paper"
 
 #: A reduced MobileNetV2 for CPU runs: the CIFAR layout's first three stages, one block each.
 SMALL_CONFIG = ((1, 16, 1, 1), (6, 24, 1, 2), (6, 32, 1, 2))

@@ -42,20 +42,20 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.utils.data import Dataset
 
-from .. import distributed as dist
-from .. import paper
-from ..claims import Baseline, Claim, Target, difference_se, not_comparable, seed_se, trained
-from ..data import ImageDataset
-from ..fr import frequency_regularize
-from ..io import load_compact, save_compact
-from ..loop import check_positive_int, checked_kept, fit
-from ..metrics import feature_statistics, frechet_distance
-from ..models.gan import DCGANDiscriminator, DCGANGenerator
-from ..models.lenet import LeNet5
-from ..schedule import FrequencySchedule, check_fraction, drop_schedule
-from ..tables import parameter_table
-from ..train import make_loader, steps_per_epoch, train_classifier
-from . import MNIST_LABELS, RESULT_COLUMNS, check_run, load_labelled, result_row
+from ... import distributed as dist
+from ... import paper
+from ...claims import Baseline, Claim, Target, difference_se, not_comparable, seed_se, trained
+from ...data import ImageDataset
+from ...fr import frequency_regularize
+from ...io import load_compact, save_compact
+from ...loop import check_positive_int, checked_kept, fit
+from ...metrics import feature_statistics, frechet_distance
+from ...models.gan import DCGANDiscriminator, DCGANGenerator
+from ...models.lenet import LeNet5
+from ...schedule import FrequencySchedule, check_fraction, drop_schedule
+from ...tables import parameter_table
+from ...train import make_loader, steps_per_epoch, train_classifier
+from .. import MNIST_LABELS, RESULT_COLUMNS, check_run, load_labelled, result_row
 
 FAMILY = "gan"
 METRIC = "Fréchet distance (book classifier)"

@@ -20,7 +20,9 @@ the same initialization as the dense model and a :class:`~freqlib.FrequencySched
 weight to its target over the first ``schedule_fraction`` of the optimizer steps.
 
 :func:`train_vae` runs under ``torchrun`` (DistributedDataParallel, sharded batches) through
-:mod:`freqlib.distributed`; :func:`run` trains the variants and returns :data:`RESULT_COLUMNS` rows.
+:mod:`freqlib.distributed`. The chapter's contract (:mod:`freqlib.experiment`): :class:`Config`,
+:func:`run` (``ChapterResult`` with the ``"results"`` table of :data:`RESULT_COLUMNS` rows),
+:func:`claims`; :func:`plot_reconstructions` and :func:`plot_samples` draw its figures.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from __future__ import annotations
 import math
 import tempfile
 import time
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -37,16 +40,19 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.utils.data import Dataset
 
-from .. import distributed as dist
-from ..claims import Baseline, Claim, Target, difference_se, not_comparable, trained
-from ..data import ImageDataset
-from ..fr import frequency_regularize
-from ..io import load_compact, save_compact
-from ..loop import check_positive_int, checked_kept, fit, kept_note, optimizer_step
-from ..models.vae import VAE
-from ..schedule import FrequencySchedule, check_fraction, drop_schedule
-from ..train import make_loader, steps_per_epoch
-from . import MNIST_LABELS, RESULT_COLUMNS, check_run, load_labelled, result_row
+from ... import distributed as dist
+from ... import experiment
+from ...claims import Baseline, Claim, Target, difference_se, not_comparable, trained
+from ...data import ImageDataset
+from ...experiment import ChapterResult
+from ...fr import frequency_regularize
+from ...io import load_compact, save_compact
+from ...loop import check_positive_int, checked_kept, fit, kept_note, optimizer_step
+from ...models.vae import VAE
+from ...schedule import FrequencySchedule, check_fraction, drop_schedule
+from ...tables import parameter_table
+from ...train import make_loader, steps_per_epoch
+from .. import MNIST_LABELS, RESULT_COLUMNS, check_run, load_labelled, result_row
 
 FAMILY = "vae"
 METRIC = "negative ELBO (nats/image)"
@@ -252,70 +258,106 @@ def make_model(variant: str, seed: int = 0, **model_kwargs) -> VAE:
     return model
 
 
-def run(
-    *,
-    profile: str = "smoke",
-    variants: Sequence[str] = tuple(VARIANTS),
-    data: str = "fashion_mnist",
-    data_dir=None,
-    train_subset: int | None = 256,
-    test_subset: int | None = 200,
-    epochs: int = 1,
-    batch_size: int = 64,
-    lr: float = 3e-3,
-    fr_lr: float | None = 1e-2,
-    schedule_fraction: float = 0.3,
-    schedule_mode: str = "geometric",
-    model_kwargs: Mapping | None = None,
-    device: torch.device | str | None = None,
-    seed: int = 0,
-    progress: bool = True,
-    models: MutableMapping[str, nn.Module] | None = None,
-) -> pd.DataFrame:
-    """Train each of ``variants`` on ``data`` and return one row per model: :data:`RESULT_COLUMNS`
-    (metric :data:`METRIC`, lower is better, on the test set) then :data:`EXTRA_COLUMNS`.
+@dataclass(frozen=True)
+class Config(experiment.Config):
+    """The VAE chapter's parameters (smoke values as defaults; ``notebooks/profiles.yml`` sets the others).
 
-    The defaults are the notebook's smoke profile. Every variant starts from the same
-    initialization (:func:`make_model`, ``seed``) and sees the same batches and noise
-    (:func:`train_vae`: Adam, global batches of ``batch_size``, ``lr``; FR variants ``fr_lr``, or
-    ``lr`` when None). FR targets are reached by a ``schedule_mode`` :class:`~freqlib.FrequencySchedule`
-    over the first ``schedule_fraction`` of the steps. Each trained model is written as a compact
-    file (float16 coefficients for FR, float32 for dense), read into a fresh VAE and evaluated
-    again ("file value"). ``profile`` "smoke" trains on the CPU (deterministic committed outputs);
-    the others on CUDA when present (``device`` overrides). ``models``, when given, receives
-    ``{variant: trained model}`` (on the CPU, eval mode) for figures.
+    ``data``: a name of :data:`freqlib.data.LOADERS` ("mnist" needs ``data_dir``: MNIST/raw/ or the four
+    IDX files); ``variants``: names of :data:`VARIANTS`; ``train_subset``/``test_subset``: images (None:
+    all); Adam with ``lr`` (dense) and ``fr_lr`` (FR; None: ``lr``), global batches of ``batch_size``;
+    FR reaches its keep by a ``schedule_mode`` :class:`~freqlib.FrequencySchedule` over the first
+    ``schedule_fraction`` of the steps; ``model_kwargs`` go to :class:`~freqlib.models.vae.VAE`.
     """
-    check_run(profile, variants, VARIANTS, what="VAE")
-    check_fraction(schedule_fraction)
-    model_kwargs = dict(model_kwargs or {})
-    device = dist.local_device(dist.init_from_env("cpu" if profile == "smoke" and device is None else device))
-    train, test, label = load_data(data, data_dir, train_subset=train_subset, test_subset=test_subset)
-    steps = epochs * steps_per_epoch(train, batch_size)  # the same on every rank (global batches)
-    rows = []
-    for variant in variants:
-        model = make_model(variant, seed, **model_kwargs)
+
+    chapter = "vae"
+    data: str = "fashion_mnist"
+    data_dir: str | None = None
+    variants: Sequence[str] = tuple(VARIANTS)
+    train_subset: int | None = 256
+    test_subset: int | None = 200
+    epochs: int = 1
+    batch_size: int = 64
+    lr: float = 3e-3
+    fr_lr: float | None = 1e-2
+    schedule_fraction: float = 0.3
+    schedule_mode: str = "geometric"
+    model_kwargs: Mapping | None = None
+    seed: int = 0
+
+
+def model_tables(cfg: Config) -> dict[str, pd.DataFrame]:
+    """``"parameters"``: the dense VAE's weights per layer and what each FR variant keeps of them
+    (:func:`freqlib.parameter_table`); ``"keep rules"``: each FR variant's rule, kept total and rate."""
+    kwargs = dict(cfg.model_kwargs or {})
+    dense = parameter_table(VAE(**kwargs))
+    fr = {v: parameter_table(make_model(v, cfg.seed, **kwargs)) for v in cfg.variants if VARIANTS[v] is not None}
+    overview = dense[["Layer Type", "Org. NoP."]].copy()
+    for v, table in fr.items():
+        overview[f"{v} kept"] = table["Rem. NoP."]
+    rules = pd.DataFrame(
+        [
+            {
+                "variant": v,
+                "keep rule": KEEP_RULES[v],
+                "kept": int(t.loc["total", "Rem. NoP."]),
+                "Compress Rate": t.loc["total", "Compress Rate"],
+            }
+            for v, t in fr.items()
+        ],
+        columns=["variant", "keep rule", "kept", "Compress Rate"],
+    )
+    return {"parameters": overview, "keep rules": rules}
+
+
+def run(cfg: Config, *, device: torch.device | str | None = None, progress: bool = True) -> ChapterResult:
+    """Train each of ``cfg.variants`` on ``cfg.data``: a :class:`~freqlib.experiment.ChapterResult` with
+
+    - tables ``"parameters"`` and ``"keep rules"`` (:func:`model_tables`), ``"data"`` (sizes and label)
+      and ``"results"``: one row per model, :data:`RESULT_COLUMNS` (metric :data:`METRIC`, lower is
+      better, on the test set) then :data:`EXTRA_COLUMNS`;
+    - ``baselines``: :func:`baselines` of the results; ``timings``: training seconds per variant;
+    - ``objects``: ``"models"`` ({variant: trained model}, on the CPU, eval mode) and ``"test"`` (the
+      test set), for :func:`plot_reconstructions` and :func:`plot_samples`.
+
+    Every variant starts from the same initialization (:func:`make_model`, ``cfg.seed``) and sees the
+    same batches and noise (:func:`train_vae`). Each trained model is written as a compact file
+    (float16 coefficients for FR, float32 for dense), read into a fresh VAE and evaluated again
+    ("file value"). Profile "smoke" trains on the CPU (deterministic committed outputs); the others on
+    CUDA when present (``device`` overrides).
+    """
+    check_run(cfg.profile, cfg.variants, VARIANTS, what="VAE")
+    check_fraction(cfg.schedule_fraction)
+    model_kwargs = dict(cfg.model_kwargs or {})
+    device = dist.local_device(dist.init_from_env("cpu" if cfg.profile == "smoke" and device is None else device))
+    train, test, label = load_data(cfg.data, cfg.data_dir, train_subset=cfg.train_subset, test_subset=cfg.test_subset)
+    steps = cfg.epochs * steps_per_epoch(train, cfg.batch_size)  # the same on every rank (global batches)
+    rows, models, timings = [], {}, {}
+    for variant in cfg.variants:
+        model = make_model(variant, cfg.seed, **model_kwargs)
         fr = VARIANTS[variant] is not None
-        schedule = drop_schedule(model, schedule_fraction, steps, mode=schedule_mode) if fr else None
+        schedule = drop_schedule(model, cfg.schedule_fraction, steps, mode=cfg.schedule_mode) if fr else None
         started = time.perf_counter()
         train_vae(
             model,
             train,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=fr_lr if fr and fr_lr is not None else lr,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            lr=cfg.fr_lr if fr and cfg.fr_lr is not None else cfg.lr,
             device=device,
-            seed=seed,
+            seed=cfg.seed,
             schedule=schedule,
             progress=progress,
             desc=f"{variant}",
         )
-        train_s = time.perf_counter() - started
+        timings[variant] = time.perf_counter() - started
         terms = evaluate_terms(model, test, device)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / f"{variant}.frq"
             save_compact(model, path, dtype=torch.float16 if fr else torch.float32)
             restored = load_compact(VAE(**model_kwargs), path).to(device)
-        row = result_row(FAMILY, variant, label, model, METRIC, terms["negative ELBO"], train_s, higher_is_better=False)
+        row = result_row(
+            FAMILY, variant, label, model, METRIC, terms["negative ELBO"], timings[variant], higher_is_better=False
+        )
         row.update(
             {
                 "file value": evaluate_elbo(restored, test, device),
@@ -326,9 +368,53 @@ def run(
             }
         )
         rows.append(row)
-        if models is not None:
-            models[variant] = model.cpu().eval()
-    return pd.DataFrame(rows, columns=[*RESULT_COLUMNS, *EXTRA_COLUMNS])
+        models[variant] = model.cpu().eval()
+    results = pd.DataFrame(rows, columns=[*RESULT_COLUMNS, *EXTRA_COLUMNS])
+    sizes = {"data set": cfg.data, "train": len(train), "test": len(test)}
+    data = pd.DataFrame([{**sizes, "image": "x".join(map(str, train.shape[1:])), "label": label}])
+    return ChapterResult(
+        tables={**model_tables(cfg), "data": data, "results": results},
+        baselines=list(baselines(results).values()),
+        timings=timings,
+        objects={"models": models, "test": test},
+    )
+
+
+# --- figures --------------------------------------------------------------------------------------
+
+
+def _image_grid(rows: Sequence[tuple[str, torch.Tensor]], title: str):
+    """A figure of one row of grey images (N, 1, H, W in [0, 1]) per ``(label, images)``."""
+    import matplotlib.pyplot as plt
+
+    n = len(rows[0][1])
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.2 * n, 1.3 * len(rows)), squeeze=False)
+    for r, (name, batch) in enumerate(rows):
+        for c in range(n):
+            axes[r, c].imshow(batch[c, 0], cmap="gray", vmin=0, vmax=1)
+            axes[r, c].set(xticks=[], yticks=[])
+        axes[r, 0].set_ylabel(name, fontsize=8)
+    fig.suptitle(title, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+@torch.no_grad()
+def plot_reconstructions(result: ChapterResult, cfg: Config, n: int = 8):
+    """The first ``n`` test images and each model's reconstruction (decoder at the posterior mean)."""
+    images = result.objects["test"][:n][0]
+    rows = [("test images", images)]
+    rows += [(v, torch.sigmoid(m.decode(m.encode(images)[0]))) for v, m in result.objects["models"].items()]
+    label = result.table("data")["label"].iloc[0]
+    return _image_grid(rows, f"Reconstructions (decoder at the posterior mean), {label} ({cfg.profile} profile)")
+
+
+@torch.no_grad()
+def plot_samples(result: ChapterResult, cfg: Config, n: int = 8):
+    """``n`` samples of each model: pixel means for the same z ~ N(0, I) (seed 0) for every variant."""
+    rows = [(v, m.sample(n, torch.Generator().manual_seed(0))) for v, m in result.objects["models"].items()]
+    label = result.table("data")["label"].iloc[0]
+    return _image_grid(rows, f"Samples: pixel means for the same z ~ N(0, I), {label} ({cfg.profile} profile)")
 
 
 # --- convergence targets and the chapter's claims -------------------------------------------------
@@ -380,17 +466,18 @@ def baselines(results: pd.DataFrame) -> dict[str, Baseline]:
     return {"dense": target.baseline(float(dense["file value"].iloc[0]))}
 
 
-def claims(results: pd.DataFrame, *, profile: str) -> list[Claim]:
-    """The chapter's claims against the FR paper, from :func:`run`'s ``results`` (nats/image).
+def claims(result: ChapterResult, cfg: Config) -> list[Claim]:
+    """The chapter's claims against the FR paper, from the ``"results"`` table of :func:`run` (nats/image).
 
     The paper prints no VAE number, so the negative ELBOs themselves are not comparable. Per FR variant,
     the trained claim that FR applies to a VAE: its file's negative ELBO at most :data:`GAP_BOUND` percent
     above the dense model's, decided when the dense VAE meets its :data:`TARGETS` entry and the
     difference's standard error (from the per-image spread, "value se") is below :data:`GAP_BOUND`.
     """
+    results = result.table("results")
     by = results.set_index("variant")
     label = str(results["data"].iloc[0])
-    meta = {"profile": profile, "data": label, "source": "FR abstract"}
+    meta = {"profile": cfg.profile, "data": label, "source": "FR abstract"}
     ours = "; ".join(
         f"{v} {r['file value']:.2f} nats/image ({r.kept:,} numbers"
         + (f", {r.compression:.1f}x fewer)" if v != "dense" else ")")

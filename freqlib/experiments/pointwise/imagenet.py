@@ -21,8 +21,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..pointwise import band_layer_macs, convert, count_macs
-from ..pointwise.convert import is_pointwise
+from ...pointwise import band_layer_macs, convert, count_macs
+from ...pointwise.convert import is_pointwise
 
 #: Width multipliers and input resolutions of MobileNetV2's published grid (Sandler et al., 2018).
 WIDTHS = (0.5, 0.75, 1.0, 1.4)

@@ -18,9 +18,9 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from ..claims import Baseline, Claim, Target, binomial_se, difference_se, trained
-from ..spectrum import truncate
-from ..train import evaluate, keep_budget
+from ...claims import Baseline, Claim, Target, binomial_se, difference_se, trained
+from ...spectrum import truncate
+from ...train import evaluate, keep_budget
 
 _FASHION = (
     "our choice: a linear classifier already reaches about 84% on Fashion-MNIST (the benchmark of Xiao et "

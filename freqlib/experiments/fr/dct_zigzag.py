@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..claims import Claim, exact
-from ..zigzag import zigzag_order
+from ...claims import Claim, exact
+from ...zigzag import zigzag_order
 
 #: How many times a white-noise signal's share the image's zigzag prefix must hold, besides most of the
 #: energy, for the premise to hold (our reading of "high frequency components ... less critical").

@@ -15,8 +15,8 @@ import math
 
 import pandas as pd
 
-from ..claims import Claim, by_construction, not_comparable, trained
-from .pointwise_imagenet import SPEED_CONFIG
+from ...claims import Claim, by_construction, not_comparable, trained
+from .imagenet import SPEED_CONFIG
 
 #: Section 4.3: the (1.0-192-0.80) MobileNetV2 runs this much faster (%) on one CPU thread (TVM).
 PAPER_SPEEDUP = 22.1

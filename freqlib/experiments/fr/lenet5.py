@@ -17,9 +17,9 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from ..claims import Baseline, Claim, Target, binomial_se, by_construction, difference_se, exact, trained
-from ..models.lenet import LeNet5
-from ..train import keep_budget
+from ...claims import Baseline, Claim, Target, binomial_se, by_construction, difference_se, exact, trained
+from ...models.lenet import LeNet5
+from ...train import keep_budget
 
 #: The paper's kept total ("776 float16 numbers", FR abstract) and the ratio it prints ("over 1100x").
 PAPER_KEPT = 776

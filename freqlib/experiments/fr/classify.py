@@ -28,14 +28,14 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from .. import distributed as dist
-from .. import models, paper, report
-from ..claims import Baseline, Claim, Target, binomial_se, difference_se, exact, trained
-from ..data import DatasetMissing, ImageDataset, cifar10, fashion_mnist
-from ..fr import fr_weights, frequency_regularize, set_keep
-from ..schedule import check_fraction, drop_schedule
-from ..train import evaluate, make_loader, train_classifier
-from . import RESULT_COLUMNS, result_row
+from ... import distributed as dist
+from ... import models, paper, report
+from ...claims import Baseline, Claim, Target, binomial_se, difference_se, exact, trained
+from ...data import DatasetMissing, ImageDataset, cifar10, fashion_mnist
+from ...fr import fr_weights, frequency_regularize, set_keep
+from ...schedule import check_fraction, drop_schedule
+from ...train import evaluate, make_loader, train_classifier
+from .. import RESULT_COLUMNS, result_row
 
 #: Our family name -> the family name in :data:`freqlib.paper.VARIANTS`.
 FAMILIES: dict[str, str] = {"alexnet": "alexnet", "vgg": "vgg16", "resnet": "resnet", "vit": "vit"}

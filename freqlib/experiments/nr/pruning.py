@@ -29,13 +29,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..claims import Baseline, Claim, Target, binomial_se, by_construction, difference_se, exact, trained
-from ..models.lenet import LeNet5, LeNet300100
-from ..occasional import OccasionalRegularizer, gradual_rate, magnitude_prune
-from ..train import evaluate, train_steps
-from . import MNIST_LABELS, check_run, load_labelled
+from ...claims import Baseline, Claim, Target, binomial_se, by_construction, difference_se, exact, trained
+from ...models.lenet import LeNet5, LeNet300100
+from ...occasional import OccasionalRegularizer, gradual_rate, magnitude_prune
+from ...train import evaluate, train_steps
+from .. import MNIST_LABELS, check_run, load_labelled
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "paper"
+DATA = Path(__file__).resolve().parents[3] / "data" / "paper"
 
 #: Model name -> (constructor, the paper's layer names for our module names).
 MODELS = {

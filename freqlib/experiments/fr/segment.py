@@ -22,16 +22,16 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from .. import distributed as dist
-from ..claims import Baseline, Claim, Target, by_construction, difference_se, exact, not_comparable, trained
-from ..fr import SUPPORTED_LAYERS, frequency_regularize
-from ..io import load_compact, save_compact
-from ..models.unet import UNet
-from ..paper import UNET_FREREG_KEEP
-from ..schedule import drop_schedule
-from ..segmentation import SegmentationDataset, carvana, dice, segment_steps, stand_in, train_segmenter
-from ..tables import parameter_table
-from . import RESULT_COLUMNS, check_run, compact_bytes, result_row
+from ... import distributed as dist
+from ...claims import Baseline, Claim, Target, by_construction, difference_se, exact, not_comparable, trained
+from ...fr import SUPPORTED_LAYERS, frequency_regularize
+from ...io import load_compact, save_compact
+from ...models.unet import UNet
+from ...paper import UNET_FREREG_KEEP
+from ...schedule import drop_schedule
+from ...segmentation import SegmentationDataset, carvana, dice, segment_steps, stand_in, train_segmenter
+from ...tables import parameter_table
+from .. import RESULT_COLUMNS, check_run, compact_bytes, result_row
 
 FAMILY = "unet"
 #: Variant -> (keep, min_keep) for :func:`freqlib.frequency_regularize`; None: dense.

@@ -49,7 +49,7 @@ import torch
 import tqdm
 from torch import nn
 
-from ..claims import (
+from ...claims import (
     Baseline,
     Claim,
     Target,
@@ -61,9 +61,9 @@ from ..claims import (
     trained,
     weakest,
 )
-from ..loop import fit, optimizer_step
-from ..models.lstm_lm import WordLSTM
-from ..occasional import (
+from ...loop import fit, optimizer_step
+from ...models.lstm_lm import WordLSTM
+from ...occasional import (
     OccasionalRegularizer,
     binary_quantize,
     gradual_rate,
@@ -72,12 +72,12 @@ from ..occasional import (
     uniform_noise,
     weight_decay,
 )
-from ..occasional.masked import MaskedPruner
-from ..occasional.regularizer import current_weight, select
-from ..text import Corpus, CorpusMissing, batchify, bptt_batches, bptt_count, kjv_corpus, ptb_corpus
-from . import PROFILES, parts_table
+from ...occasional.masked import MaskedPruner
+from ...occasional.regularizer import current_weight, select
+from ...text import Corpus, CorpusMissing, batchify, bptt_batches, bptt_count, kjv_corpus, ptb_corpus
+from .. import PROFILES, parts_table
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "paper"
+DATA = Path(__file__).resolve().parents[3] / "data" / "paper"
 
 #: Zaremba et al. (2014): the small model (their code's "small" config) and the medium and large
 #: models of the paper (learning rate divided by 1.2 / 1.15 per epoch after 6 / 14 epochs).

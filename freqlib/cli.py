@@ -167,11 +167,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--force", action="store_true", help="run even when the cached executed copy is current")
     run.add_argument("--inplace", action="store_true", help="refresh the committed smoke outputs of the sources")
+    run.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="reference profile: run on a tree with uncommitted changes (the record's commit says +dirty)",
+    )
     build = sub.add_parser("build", help="run every notebook (cached) and build the HTML book")
     build.add_argument("--profile", choices=PROFILES, default="cpu")
     build.add_argument("--force", action="store_true")
     sub.add_parser("list", help="notebooks, their profiles and last runs")
-    sub.add_parser("status", help="regenerate book/status.md from the executed notebooks")
+    sub.add_parser(
+        "status", help="regenerate book/status.md from the executed notebooks; list the reference records, stale ones"
+    )
     exp = sub.add_parser(
         "experiment",
         help="call freqlib.experiments.MODULE.run(**params); works under torchrun (rank 0 prints and writes)",
@@ -250,10 +257,32 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "status":
         from .book import write_status_page
+        from .records import status_table
 
         print(f"wrote {write_status_page(book).relative_to(book.root)}")
-        return 0
+        table = status_table(book)
+        print(table.to_string(index=False) if len(table) else "no reference records (results/reference/)")
+        stale = table[table.stale != "no"]
+        if len(stale):
+            print(f"{len(stale)} stale record(s): rerun with freqlib run NAME --profile reference")
+        return 1 if len(stale) else 0
     started = time.perf_counter()
+    if args.command == "run" and args.profile == "reference":
+        from .records import RecordError, run_reference
+
+        if not args.notebooks:
+            print("freqlib run: name the chapters of a reference run (they take up to an hour each)", file=sys.stderr)
+            return 2
+        for name in args.notebooks:
+            try:
+                run_reference(book, name, _overrides(args.parameter), allow_dirty=args.allow_dirty)
+            except RecordError as err:
+                print(f"freqlib run: {err}", file=sys.stderr)
+                return 1
+        return 0
+    if args.command == "build" and args.profile == "reference":
+        print("freqlib build: reference runs are recorded one chapter at a time: freqlib run NAME --profile reference")
+        return 2
     if args.command == "run":
         results = run_all(
             book,

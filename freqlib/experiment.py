@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 #: The book's profiles, from quickest to the papers' scale (see notebooks/profiles.yml).
-PROFILES = ("smoke", "cpu", "paper")
+PROFILES = ("smoke", "cpu", "reference", "paper")
 #: Where the profiles of the repository's notebooks live.
 PROFILES_FILE = Path(__file__).resolve().parent.parent / "notebooks" / "profiles.yml"
 
@@ -61,7 +61,10 @@ class Config:
         chapters = profiles.get("notebooks", {})
         if cls.chapter not in chapters:
             raise ConfigError(f"{cls._where()}: no entry {cls.chapter!r} in the profiles")
-        return dict((chapters[cls.chapter] or {}).get(profile) or {})
+        entry = chapters[cls.chapter] or {}
+        if profile != "smoke" and profile not in entry:  # smoke: the defaults
+            raise ConfigError(f"{cls._where()}: the profiles give no {profile!r} entry for {cls.chapter!r}")
+        return dict(entry.get(profile) or {})
 
     @classmethod
     def for_profile(cls, profile: str, overrides: Mapping | None = None, profiles: Mapping | None = None):

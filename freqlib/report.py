@@ -19,6 +19,8 @@ from .claims import FIELDS, Claim
 CLAIMS_MIME = "application/vnd.freqlib.claims+json"
 #: MIME type under which :func:`results` stores a result table (records) in a notebook's outputs.
 RESULTS_MIME = "application/vnd.freqlib.results+json"
+#: MIME type under which :func:`record` stores a chapter's parameters, data, baselines and tables.
+RECORD_MIME = "application/vnd.freqlib.record+json"
 #: The fields of a stored claim (:class:`freqlib.claims.Claim`).
 CLAIM_FIELDS = FIELDS
 
@@ -75,6 +77,30 @@ def _show(frame: pd.DataFrame, mime: str, payload) -> None:
     display(
         {"text/html": frame.to_html(index=False), "text/plain": frame.to_string(index=False), mime: payload}, raw=True
     )
+
+
+def record(result, cfg) -> None:
+    """Store what a reference-run record keeps of a chapter (:mod:`freqlib.records`): ``parameters``
+    (``cfg.as_dict()``), ``data`` (the rows of the result's ``"data"`` table, if any), ``baselines``
+    (:meth:`freqlib.claims.Baseline.as_dict`) and every DataFrame of ``result.tables`` (split JSON).
+
+    Call it once, last, in a chapter notebook: ``report.record(result, cfg)``. It shows one line.
+    """
+    tables = {k: json.loads(v.to_json(orient="split", index=False)) for k, v in result.tables.items()}
+    data = result.tables.get("data")
+    payload = {
+        "parameters": json.loads(json.dumps(cfg.as_dict(), default=str)),
+        "data": json.loads(data.to_json(orient="records")) if data is not None else [],
+        "baselines": [json.loads(json.dumps(b.as_dict(), default=str)) for b in result.baselines],
+        "tables": tables,
+    }
+    text = f"stored for the record: parameters, {len(payload['baselines'])} baseline(s), tables {', '.join(tables)}"
+    try:
+        from IPython.display import display
+    except ImportError:  # plain Python
+        print(text)
+        return
+    display({"text/plain": text, RECORD_MIME: payload}, raw=True)
 
 
 def stand_in(note: str) -> str:

@@ -342,11 +342,12 @@ def summary(results: Sequence[RunResult]) -> pd.DataFrame:
     )
 
 
-def gather_claims(book: Book, names: Sequence[str] | None = None) -> pd.DataFrame:
-    """Every claim row stored in the executed notebooks, with the notebook's name and title."""
+def gather_claims(book: Book, names: Sequence[str] | None = None, *, reference: bool = False) -> pd.DataFrame:
+    """Every claim row stored in the executed notebooks (with ``reference``, in the notebooks of the
+    committed reference records, ``results/reference/NAME/NAME.ipynb``), with the notebook's name and title."""
     rows = []
     for name in names or book.names():
-        path = book.executed(name)
+        path = book.root / "results" / "reference" / name / f"{name}.ipynb" if reference else book.executed(name)
         if not path.is_file():
             continue
         nb = nbformat.read(path, as_version=4)
@@ -425,14 +426,14 @@ def _link(r) -> str:
     return f"[{_md_cell(r.chapter)}](executed/{r.notebook}.ipynb)"
 
 
-def headline_rows(claims: pd.DataFrame) -> list[tuple]:
+def headline_rows(claims: pd.DataFrame, missing: str = "no executed chapter holds this claim") -> list[tuple]:
     """One row per headline claim of :data:`freqlib.claims.HEADLINES` (paper, headline, verdict, kind,
-    ours, reason, chapter link, profile); a headline no executed chapter claims is ``not run``."""
+    ours, reason, chapter link, profile); a headline no chapter claims is ``not run`` (reason ``missing``)."""
     rows = []
     for key, (paper, what) in HEADLINES.items():
         found = claims[claims["headline"] == key] if "headline" in claims else claims.iloc[:0]
         if found.empty:
-            rows.append((paper, what, "**not run**", "", "", "no executed chapter holds this claim", "", ""))
+            rows.append((paper, what, "**not run**", "", "", missing, "", ""))
         for r in found.itertuples():
             rows.append((paper, what, f"**{r.verdict}**", r.kind, r.ours, r.reason, _link(r), r.profile))
     return rows
@@ -457,10 +458,11 @@ def write_status_page(book: Book) -> Path:
         "not used.",
         "",
     ]
+    lines += _reference_section(book)
     if claims.empty:
         lines.append("No executed notebook holds claims yet: run `make book`.")
     else:
-        lines += ["## Headline claims", ""]
+        lines += ["## Headline claims of this build", ""]
         header = ["Paper", "Headline claim", "Verdict", "Kind", "Ours", "Reason", "Chapter", "Profile"]
         lines += _md_table(header, [(_md_cell(r[0]), *r[1:]) for r in headline_rows(claims)], "status-headlines")
         lines += ["## Verdicts by kind", ""]
@@ -483,6 +485,30 @@ def write_status_page(book: Book) -> Path:
     path = book.root / "book" / "status.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _reference_section(book: Book) -> list[str]:
+    """The status page's lead: the headline verdicts of the committed reference records and the records."""
+    from .records import status_table
+
+    lines = [
+        "## Reference runs",
+        "",
+        "The reference profile trains each chapter until its dense baselines meet their convergence",
+        "targets, within an hour on 2 cores; each run is committed in `results/reference/NAME/` with its",
+        "executed notebook and a `record.json` (commit, date, wall time, host, parameters, data, baselines,",
+        "claims). These verdicts lead; the build's own (usually the quicker cpu profile) follow.",
+        "",
+    ]
+    table = status_table(book)
+    if table.empty:
+        return [*lines, "No chapter has a reference record yet (`freqlib run NAME --profile reference`).", ""]
+    claims = gather_claims(book, list(table.chapter), reference=True)
+    header = ["Paper", "Headline claim", "Verdict", "Kind", "Ours", "Reason", "Chapter", "Profile"]
+    rows = headline_rows(claims, missing="no reference record holds this claim")
+    lines += _md_table(header, [(_md_cell(r[0]), *r[1:]) for r in rows], "status-headlines")
+    lines += _md_table(list(table.columns), [tuple(str(v) for v in r) for r in table.itertuples(index=False)])
+    return lines
 
 
 def build_html(book: Book, *, output: Path | None = None) -> subprocess.CompletedProcess:

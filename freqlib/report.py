@@ -103,6 +103,71 @@ def record(result, cfg) -> None:
     display({"text/plain": text, RECORD_MIME: payload}, raw=True)
 
 
+def reference_run(name: str, root=None):
+    """Show chapter ``name``'s committed reference record (:mod:`freqlib.records`): a label with profile,
+    commit, date, wall time and host; whether it is stale; its data, baselines and claims; and a figure of
+    each baseline against its convergence target. Prints that there is none when none is committed.
+
+    Returns the record (a dict), or None. Tag the cell ``nbval-ignore-output``: it shows committed data,
+    not what the smoke run computed.
+    """
+    from .book import Book, repo_root
+    from .records import load_record, record_path, stale_reasons
+
+    book = Book(root or repo_root())
+    path = record_path(book, name)
+    if not path.is_file():
+        print(
+            f"No reference run recorded for {name} yet ({path.relative_to(book.root)}): "
+            f"freqlib run {name} --profile reference"
+        )
+        return None
+    record = load_record(path)
+    label = (
+        f"reference run of {name}: profile {record['profile']}, commit {record['commit'][:12]}, "
+        f"{record['started']}, wall time {record['wall_s']:.0f} s, {record['threads']} threads on {record['host']}, "
+        f"torch {record['torch']}"
+    )
+    print(label)
+    stale = stale_reasons(book, name, record)
+    print(f"STALE: {'; '.join(stale)}" if stale else "current: parameters and code match the record's commit")
+    display_frame(pd.DataFrame(record["data"]))
+    baselines = pd.DataFrame(record["baselines"])
+    display_frame(baselines)
+    fields = [c for c in CLAIM_FIELDS if c not in ("headline", "profile", "source")]
+    display_frame(pd.DataFrame(record["claims"], columns=list(CLAIM_FIELDS))[fields])
+    if len(baselines):
+        plot_baselines(baselines, f"Baselines against their targets, {label[: label.index(', wall')]}")
+    return record
+
+
+def plot_baselines(baselines: pd.DataFrame, title: str):
+    """Bars of each baseline's value with its convergence target drawn in (green: met, red: missed)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 0.5 + 0.45 * len(baselines)))
+    y = np.arange(len(baselines))
+    ax.barh(y, baselines["value"], color=["tab:green" if m else "tab:red" for m in baselines["met"]])
+    ax.scatter(baselines["target"], y, marker="|", s=400, color="black", label="target", zorder=3)
+    ax.set_yticks(y, list(baselines["model"]))
+    ax.set_xlabel(" / ".join(dict.fromkeys(baselines["metric"])))
+    ax.set_title(title, fontsize=8)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    plt.show()
+    return fig
+
+
+def display_frame(frame: pd.DataFrame) -> None:
+    """``display`` in IPython, else print."""
+    try:
+        from IPython.display import display
+    except ImportError:
+        print(frame.to_string(index=False))
+        return
+    display(frame)
+
+
 def stand_in(note: str) -> str:
     """Print a visible label for stand-in data and return the short name for captions."""
     print(f"STAND-IN DATA: {note}")

@@ -56,6 +56,7 @@ def _git(root, *args):
 @pytest.fixture
 def book(tmp_path, monkeypatch):
     (tmp_path / "notebooks").mkdir()
+    (tmp_path / "book").mkdir()
     profiles = {
         "profiles": {"smoke": "s", "cpu": "c", "reference": "r", "paper": "p"},
         "notebooks": {"toy": {"smoke": {}, "cpu": {}, "reference": {"epochs": 3}, "paper": {}}, "plain": {}},
@@ -157,3 +158,30 @@ def test_committed_reference_records_are_current():
 
 def test_a_chapter_record_depends_on_its_notebook_and_its_module():
     assert records.chapter_files(Book(repo_root()), "vae") == ["notebooks/vae.ipynb", "freqlib/experiments/fr/vae.py"]
+
+
+def test_a_chapter_shows_its_reference_run_or_says_there_is_none(book, capsys):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from freqlib import report
+
+    assert report.reference_run("toy", root=book.root) is None
+    assert "No reference run recorded for toy yet (results/reference/toy/record.json)" in capsys.readouterr().out
+    run_reference(book, "toy", echo=lambda *_: None)
+    record = report.reference_run("toy", root=book.root)
+    out = capsys.readouterr().out
+    assert record["parameters"]["epochs"] == 3
+    assert f"reference run of toy: profile reference, commit {record['commit'][:12]}" in out
+    assert "current: parameters and code match" in out and "epochs is given" in out and "dense toy" in out
+
+
+def test_the_status_page_leads_with_the_reference_runs(book):
+    from freqlib.book import write_status_page
+
+    assert "No chapter has a reference record yet" in write_status_page(book).read_text()
+    run_reference(book, "toy", echo=lambda *_: None)
+    page = write_status_page(book).read_text()
+    assert page.index("## Reference runs") < page.index("No executed notebook holds claims yet")
+    assert "no reference record holds this claim" in page  # the toy claims no headline
+    assert "| toy | " in page and "| 0/0 | True | no |" in page

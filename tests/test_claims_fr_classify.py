@@ -118,8 +118,12 @@ def _results(dense, fr, data="mnist", n=10_000, kept=776):
     return pd.DataFrame(rows).assign(data=data, **{"file bytes": 3_900, "test images": n})
 
 
-def _lenet(*frames):
-    return lenet5.claims(pd.concat(frames, ignore_index=True), DENSE_TABLE, labels=LABELS, profile="paper")
+def _lenet(*frames, profile="paper"):
+    from freqlib.experiment import ChapterResult
+
+    data = pd.DataFrame({"data set": list(LABELS), "label": list(LABELS.values())})
+    tables = {"results": pd.concat(frames, ignore_index=True), "parameters": DENSE_TABLE, "data": data}
+    return lenet5.claims(ChapterResult(tables=tables), lenet5.Config(profile=profile))
 
 
 def test_lenet5_counts_ratio_and_keep():
@@ -174,7 +178,7 @@ def test_lenet5_one_drop_per_data_set_and_no_fr776():
         "dense LeNet-5 (Fashion-MNIST)",
     ]
     only = _results(0.991, 0.985)
-    (weights,) = lenet5.claims(only[only.model != "FR 776"], DENSE_TABLE, labels=LABELS, profile="smoke")
+    (weights,) = _lenet(only[only.model != "FR 776"], profile="smoke")
     assert weights.claim == "LeNet-5 has 0.4M parameters"
     with pytest.raises(ValueError, match="no convergence target for data set 'kmnist'"):
         lenet5.baselines(_results(0.9, 0.9, data="kmnist"))

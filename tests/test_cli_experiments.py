@@ -13,7 +13,7 @@ from freqlib import cli, experiments
 from freqlib.experiments.nr import lowrank as nr_lowrank
 from freqlib.experiments.pointwise import train as pointwise_train
 
-EXPERIMENTS = ["classify", "gan", "nr_grids", "nr_lowrank", "nr_lstm", "nr_pruning", "pointwise_imagenet",
+EXPERIMENTS = ["classify", "gan", "lenet5", "nr_grids", "nr_lowrank", "nr_lstm", "nr_pruning", "pointwise_imagenet",
                "pointwise_train", "segment", "vae"]  # fmt: skip
 
 

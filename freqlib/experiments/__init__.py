@@ -33,6 +33,7 @@ from ..tables import parameter_table
 EXPERIMENTS = {
     "classify": "fr.classify",
     "gan": "fr.gan",
+    "lenet5": "fr.lenet5",
     "segment": "fr.segment",
     "vae": "fr.vae",
     "nr_grids": "nr.grids",
@@ -48,6 +49,7 @@ EXPERIMENTS = {
 #: serves several chapters.
 CHAPTERS: dict[str, str] = {
     "vae": "fr.vae",
+    "lenet5": "fr.lenet5",
 }
 
 

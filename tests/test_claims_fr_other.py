@@ -326,8 +326,13 @@ def test_vae_evaluate_terms_standard_error():
 def spectrum_claim(fr, cut, dense=0.992, n=10_000, data="mnist"):
     from freqlib.experiments.fr import spectrum
 
-    truncation = pd.DataFrame({"budget": [776], "dense truncated": [cut], "FR trained": [fr]})
-    (row,) = spectrum.claims(truncation, dense, n_test=n, profile="paper", data=data, label="L")
+    tables = {
+        "truncation": pd.DataFrame({"budget": [776], "dense truncated": [cut], "FR trained": [fr]}),
+        "dense": pd.DataFrame({"weights": [430_500], "accuracy": [dense]}),
+        "data": pd.DataFrame({"data set": [data], "test": [n], "label": ["L"]}),
+    }
+    (row,) = spectrum.claims(ChapterResult(tables=tables), spectrum.Config(profile="paper", data=data))
+    assert row.data == "L" and row.profile == "paper"
     assert row.kind == "trained" and row.claim.startswith("at 776 numbers")
     return row
 

@@ -14,7 +14,7 @@ from freqlib.experiments.nr import lowrank as nr_lowrank
 from freqlib.experiments.pointwise import train as pointwise_train
 
 EXPERIMENTS = ["classify", "gan", "lenet5", "nr_grids", "nr_lowrank", "nr_lstm", "nr_pruning", "pointwise_imagenet",
-               "pointwise_train", "segment", "vae"]  # fmt: skip
+               "pointwise_train", "segment", "spectrum", "vae"]  # fmt: skip
 
 
 def test_known_experiments_are_the_modules_with_a_run_function():

@@ -62,3 +62,55 @@ def test_energy_profile_of_fr_model_holds_all_energy_in_kept_prefix():
     plain = LeNet5()
     w = plain.conv2.weight.detach()
     assert energy_profile(plain).loc["conv2.weight", "energy in first 10.0%"] == pytest.approx(zigzag_energy(w)[2499])
+
+
+# --- the chapter's experiment (freqlib.experiments.fr.spectrum) ------------------------------------
+
+
+def test_run_on_a_tiny_config():
+    from freqlib.experiments.fr import spectrum
+    from freqlib.train import evaluate
+
+    cfg = spectrum.Config(families=("vae",), train_subset=64, test_subset=40, batch_size=32, keep_totals=(776, 3000))
+    result = spectrum.run(cfg, progress=False)
+    assert result.table("data")[["train", "test"]].values.tolist() == [[64, 40]]
+    assert result.table("data").label.iloc[0].startswith("stand-in: Fashion-MNIST instead of MNIST; subset: 64 of")
+    dense, fr = result.objects["dense"], result.objects["fr"]
+    assert result.table("dense").values.tolist() == [[430_500, evaluate(dense, _test(cfg))]]
+    truncation = result.table("truncation")
+    assert truncation.budget.tolist() == [776, 3000]
+    assert truncation["FR trained"].tolist() == [evaluate(fr[776], _test(cfg)), evaluate(fr[3000], _test(cfg))]
+    energy = result.table("energy")
+    assert list(energy.index.get_level_values(0).unique()) == ["initial", "dense trained", "FR 776", "FR 3000"]
+    assert energy.loc[("FR 776", "fc1.weight"), "% energy in first 0.1%"] == 100.0  # 264 of 400,000 coefficients
+    figure = result.figures["energy"]
+    assert list(figure) == ["conv1", "conv2", "fc1", "fc2"] and figure["fc1"]["numel"] == 400_000
+    assert list(figure["conv1"]["density"]) == ["initial", "dense trained", "dense update", "FR 3000 trained"]
+    assert all(len(d) == cfg.bands for d in figure["fc2"]["density"].values())
+    quality = result.table("quality")
+    assert (quality.family == "vae").all() and quality["relative quality"].iloc[0] == 1.0  # the dense row
+    (base,) = result.baselines
+    assert base.value == result.table("dense").accuracy.iloc[0] and base.target == 0.85
+    assert [c.kind for c in spectrum.claims(result, cfg)] == ["trained", "trained"]
+    assert len(spectrum.plot_energy(result, cfg).axes) == 4 and len(spectrum.plot_quality(result, cfg).axes) == 1
+
+
+def _test(cfg):
+    from freqlib.experiments.fr import lenet5
+
+    return lenet5.load_data(cfg.data, train_subset=cfg.train_subset, test_subset=cfg.test_subset)[1]
+
+
+def test_spectrum_run_rejects_bad_arguments():
+    from freqlib.experiment import ConfigError
+    from freqlib.experiments.fr import spectrum
+
+    with pytest.raises(ValueError, match="results_source must be"):
+        spectrum.run(spectrum.Config(results_source="book"))
+    with pytest.raises(ValueError, match="no convergence target for data set 'kmnist'"):
+        spectrum.run(spectrum.Config(data="kmnist"))
+    with pytest.raises(ValueError, match="keep_totals"):
+        spectrum.run(spectrum.Config(keep_totals=()))
+    with pytest.raises(ConfigError, match=r"Config \(spectrum\): profile 'cpu' sets unknown parameter\(s\) 'band'"):
+        spectrum.Config.for_profile("cpu", {"band": 3})
+    assert spectrum.Config.for_profile("cpu").results_source == "executed"  # notebooks/profiles.yml

@@ -35,6 +35,7 @@ EXPERIMENTS = {
     "gan": "fr.gan",
     "lenet5": "fr.lenet5",
     "segment": "fr.segment",
+    "spectrum": "fr.spectrum",
     "vae": "fr.vae",
     "nr_grids": "nr.grids",
     "nr_lowrank": "nr.lowrank",
@@ -50,6 +51,7 @@ EXPERIMENTS = {
 CHAPTERS: dict[str, str] = {
     "vae": "fr.vae",
     "lenet5": "fr.lenet5",
+    "spectrum": "fr.spectrum",
 }
 
 

@@ -48,7 +48,7 @@ DROP_BOUND = 2.0
 #: below it (our choice: a one-point error cannot tell a 2-point drop from none).
 DROP_TOLERANCE = 1.0
 #: What each data set stands for (the label of its rows and claims; subsets are said too).
-DATA_LABELS = {**MNIST_LABELS, "mnist": "MNIST, full (60,000 train / 10,000 test)"}
+DATA_LABELS = {**MNIST_LABELS, "mnist": "MNIST (60,000 train / 10,000 test)"}
 
 _MNIST5K = (
     "our choice: a linear classifier reaches 88% on MNIST (LeCun et al., 1998: 12.0% test error), so a "
@@ -87,6 +87,17 @@ def load_data(
     return load_labelled(
         name, data_dir, train_subset=train_subset, test_subset=test_subset, fallback=None, labels=DATA_LABELS
     )
+
+
+def data_row(name: str, train: ImageDataset, test: ImageDataset, label: str) -> dict:
+    """A row of the ``"data"`` table: data set ``name``, train and test sizes, image shape and ``label``."""
+    return {
+        "data set": name,
+        "train": len(train),
+        "test": len(test),
+        "image": "x".join(map(str, train.shape[1:])),
+        "label": label,
+    }
 
 
 def train_model(
@@ -201,8 +212,7 @@ def run(cfg: Config, *, device: torch.device | str | None = None, progress: bool
             train, test, label = load_data(
                 name, cfg.data_dir, train_subset=cfg.train_subset, test_subset=cfg.test_subset
             )
-            sizes = {"data set": name, "train": len(train), "test": len(test)}
-            data.append({**sizes, "image": "x".join(map(str, train.shape[1:])), "label": label})
+            data.append(data_row(name, train, test, label))
             for total in (None, *cfg.keep_totals):
                 model_name = "dense" if total is None else f"FR {total}"
                 begun = time.perf_counter()

@@ -365,28 +365,37 @@ def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1e-6
 
 
 @torch.no_grad()
-def evaluate_dice(model: nn.Module, data, device: torch.device | str = "cpu", batch_size: int = 16) -> float:
-    """Mean per-image foreground Dice of ``model`` on ``data`` (batches in order), a fraction in [0, 1].
+def dice_stats(model: nn.Module, data, device: torch.device | str = "cpu", batch_size: int = 16) -> tuple[float, float]:
+    """(mean, standard error) of the per-image foreground Dice of ``model`` on ``data`` (batches in
+    order), fractions; the standard error is the per-image standard deviation (ddof 1) over the square
+    root of the number of images (infinity for fewer than 2).
 
     Under a process group every rank must call it: rank ``r`` of ``W`` scores images ``r, r + W, ...``
-    (no padding) with the unwrapped model and the sums are combined, so every rank gets the Dice on
-    the whole set. Leaves the model in eval mode (a UNet whose BatchNorm keeps no running statistics,
-    like the authors' released one, still normalizes with each test batch's statistics, so the score
-    depends on ``batch_size`` and, under ``torchrun``, on the number of processes).
+    (no padding) with the unwrapped model and the float64 sums are combined, so every rank gets the
+    values on the whole set. Leaves the model in eval mode (a UNet whose BatchNorm keeps no running
+    statistics, like the authors' released one, still normalizes with each test batch's statistics, so
+    the score depends on ``batch_size`` and, under ``torchrun``, on the number of processes).
     """
     model = dist.unwrap(model)
     model.eval()
     device = dist.local_device(device)
     idx = torch.arange(dist.rank(), len(data), dist.world_size())
-    total = torch.zeros(2, dtype=torch.float64, device=device)  # sum of Dice, images
+    total = torch.zeros(3, dtype=torch.float64, device=device)  # sum of Dice, images, sum of squares
     with parametrize.cached():
         for start in range(0, len(idx), batch_size):
             x, y = data[idx[start : start + batch_size]]
             values = dice(model(x.to(device)), y.to(device), reduce="none")
-            total[0] += values.sum()
-            total[1] += len(values)
-    total = dist.all_sum(total)
-    return float(total[0] / total[1])
+            total += torch.stack([values.sum(), values.new_tensor(len(values)), values.square().sum()])
+    total, n, squares = dist.all_sum(total).tolist()
+    mean = total / n
+    if n < 2:
+        return mean, math.inf
+    return mean, math.sqrt(max(squares - n * mean * mean, 0.0) / (n - 1) / n)
+
+
+def evaluate_dice(model: nn.Module, data, device: torch.device | str = "cpu", batch_size: int = 16) -> float:
+    """Mean per-image foreground Dice of ``model`` on ``data``, a fraction in [0, 1] (:func:`dice_stats`)."""
+    return dice_stats(model, data, device, batch_size)[0]
 
 
 # ------------------------------------------------------------------------------------------ training

@@ -33,8 +33,16 @@ def unet_table(dense: float, fr: float, se: float) -> pd.DataFrame:
     )
 
 
+def unet_result(table: pd.DataFrame, arch: dict = UNET_ARCH, data: str = "carvana") -> ChapterResult:
+    """A :func:`segment.run` result holding ``table`` as its results, the architecture ``arch`` and ``data``."""
+    tables = {"results": table, "architecture": pd.DataFrame({"value": pd.Series(arch, dtype=object)})}
+    return ChapterResult(tables={**tables, "data": pd.DataFrame({"data set": [data], "label": ["L"]})})
+
+
 def unet_claims(dense, fr, se, data="carvana", width=segment.PAPER_WIDTH):
-    rows = segment.claims(unet_table(dense, fr, se), UNET_ARCH, profile="paper", data=data, label="L", width=width)
+    rows = segment.claims(
+        unet_result(unet_table(dense, fr, se), data=data), segment.Config(profile="paper", width=width)
+    )
     return {r.claim: r for r in rows}
 
 
@@ -54,7 +62,7 @@ def test_unet_architecture_claims_exact_and_by_construction():
 
 def test_unet_ratio_uses_the_real_weight_count():
     small = {**UNET_ARCH, "weights": 20_000_000, "ratio (bytes, float32 -> float16)": 2 * 20_000_000 / 759}
-    rows = segment.claims(unet_table(0.99, 0.98, 0.001), small, profile="p", data="carvana", label="L", width=64)
+    rows = segment.claims(unet_result(unet_table(0.99, 0.98, 0.001), small), segment.Config(width=64))
     ratio = next(r for r in rows if r.claim == "over 80000x reduction")
     assert ratio.verdict == "not reproduced" and "5.27e+04" in ratio.reason
 
@@ -101,7 +109,7 @@ def test_unet_baselines_without_a_dense_run_are_never_met():
     table = unet_table(0.99, 0.98, 0.001).iloc[1:]
     base = segment.baselines(table, "stand-in")["dense"]
     assert math.isnan(base.value) and not base.met and "not trained" in base.model
-    rows = segment.claims(table, UNET_ARCH, profile="p", data="carvana", label="L", width=64)
+    rows = segment.claims(unet_result(table), segment.Config(width=64))
     head = next(r for r in rows if r.headline)
     assert head.verdict == "undecided" and len(rows) == 6
 
@@ -110,14 +118,14 @@ def test_unet_dice_stats_matches_evaluate_dice():
     import torch
     from torch import nn
 
-    from freqlib.segmentation import SegmentationDataset, dice, evaluate_dice
+    from freqlib.segmentation import SegmentationDataset, dice, dice_stats, evaluate_dice
 
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (7, 3, 8, 8), dtype=torch.uint8, generator=g)
     data = SegmentationDataset(images, (images[:, 0] > 127).to(torch.uint8), "red")
     torch.manual_seed(0)
     model = nn.Conv2d(3, 2, 1)
-    mean, se = segment.dice_stats(model, data, batch_size=3)
+    mean, se = dice_stats(model, data, batch_size=3)
     assert mean == evaluate_dice(model, data, batch_size=3)
     values = dice(model(data[:][0]), data[:][1], reduce="none")
     assert se == pytest.approx(float(values.std() / math.sqrt(7)))

@@ -9,6 +9,7 @@ from torch.nn import functional as F
 
 import freqlib
 from freqlib.data import DatasetMissing
+from freqlib.experiment import ConfigError
 from freqlib.experiments import RESULT_COLUMNS
 from freqlib.experiments.fr import segment
 from freqlib.segmentation import (
@@ -196,17 +197,10 @@ def test_unet_variants_keep_counts():
     assert segment.build_unet(8)(torch.rand(2, 3, 16, 16)).shape == (2, 2, 16, 16)
 
 
-def test_run_returns_result_columns():
-    table = segment.run(
-        variants=["dense", "fr-759"],
-        size=16,
-        width=17,
-        train_size=8,
-        test_size=4,
-        epochs=1,
-        batch_size=4,
-        progress=False,
-    )
+def test_run_on_a_tiny_config():
+    cfg = segment.Config(size=16, width=17, train_size=8, test_size=4, batch_size=4)
+    result = segment.run(cfg, progress=False)
+    table = result.table("results")
     assert list(table.columns) == [*RESULT_COLUMNS, *segment.EXTRA_COLUMNS]
     assert table.variant.tolist() == ["dense", "fr-759"] and (table.metric == "Dice").all()
     dense, fr = table.iloc[0], table.iloc[1]
@@ -215,6 +209,33 @@ def test_run_returns_result_columns():
     assert table.value.between(0, 1).all() and dense.value == dense["trained value"]
     assert (table["value se"] >= 0).all() and table["value se"].lt(float("inf")).all()
     assert table.data.str.startswith("stand-in").all()
+    assert result.table("architecture")["value"].to_dict() == segment.architecture_claims()
+    data = result.table("data")
+    assert data.split.tolist() == ["train", "test"] and data.images.tolist() == [8, 4]
+    assert (data["data set"] == "stand-in").all() and data.foreground.between(0, 1).all()
+    dice_table = result.table("dice")
+    assert dice_table["drop vs dense (pp)"].tolist() == pytest.approx([0.0, round(100 * (dense.value - fr.value), 2)])
+    assert result.table("history").variant.tolist() == ["dense", "fr-759"] and set(result.timings) == {
+        "dense",
+        "fr-759",
+    }
+    assert [b.value for b in result.baselines] == [dense.value] and result.baselines[0].target == 0.9
+    assert set(result.objects["models"]) == {"dense", "fr-759"} and len(result.objects["test"]) == 4
+    assert len(segment.plot_data(result, cfg).axes) == 4 and len(segment.plot_predictions(result, cfg).axes) == 12
+    assert len(segment.plot_history(result, cfg).axes) == 1
+    assert [c.kind for c in segment.claims(result, cfg)][-2:] == ["trained", "trained"]
+
+
+def test_run_rejects_bad_arguments(capsys):
+    with pytest.raises(ValueError, match="unknown: \\['v7'\\]"):
+        segment.run(segment.Config(variants=("dense", "v7")))
+    with pytest.raises(ConfigError, match=r"Config \(unet\): profile 'cpu' sets unknown parameter\(s\) 'epoch'"):
+        segment.Config.for_profile("cpu", {"epoch": 3})
+    assert segment.Config.for_profile("cpu").train_size == 384  # notebooks/profiles.yml
+    cfg = segment.Config(data="carvana", fallback_size=16, train_size=4, test_size=2)
+    train, test, label, data = segment.chapter_data(cfg)  # no data_dir: the stand-in at fallback_size
+    assert "no data_dir given" in capsys.readouterr().out
+    assert data == "stand-in" and train.shape == (4, 3, 16, 16) and len(test) == 2 and label.startswith("stand-in")
 
 
 DDP_SCRIPT = """

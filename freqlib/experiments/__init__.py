@@ -52,6 +52,7 @@ CHAPTERS: dict[str, str] = {
     "vae": "fr.vae",
     "lenet5": "fr.lenet5",
     "spectrum": "fr.spectrum",
+    "unet": "fr.segment",
 }
 
 

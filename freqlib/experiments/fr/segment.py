@@ -1,12 +1,13 @@
 """UNet segmentation with FR: the FR paper's "UNet in 759 float16 numbers, Dice > 97% on Carvana".
 
-:func:`run` trains a dense UNet and FR variants (:data:`VARIANTS`) on the same data from the same
-initialization, writes each to a compact file (float16 coefficients for FR), reads it back into a
-fresh UNet, and returns a table with :data:`freqlib.experiments.RESULT_COLUMNS` (metric ``"Dice"``:
-the foreground Dice of the model read back from its file). :func:`experiment` returns the same table
-with the trained models and histories, for figures. :func:`build_unet` gives the authors' released
-UNet layout (no conv bias, BatchNorm without affine parameters or running statistics), at full
-width (64 base channels, 31,024,960 weights) or narrower for CPU runs.
+The chapter's contract (:mod:`freqlib.experiment`): :class:`Config`, :func:`run` (a dense UNet and FR
+variants, :data:`VARIANTS`, trained on the same data from the same initialization, each written to a
+compact file, float16 coefficients for FR, read back into a fresh UNet and scored: a ``ChapterResult``
+whose ``"results"`` table has :data:`freqlib.experiments.RESULT_COLUMNS`, metric ``"Dice"``),
+:func:`claims`; :func:`plot_data`, :func:`plot_predictions` and :func:`plot_history` draw its figures.
+:func:`build_unet` gives the authors' released UNet layout (no conv bias, BatchNorm without affine
+parameters or running statistics), at full width (64 base channels, 31,024,960 weights) or narrower
+for CPU runs.
 """
 
 from __future__ import annotations
@@ -14,22 +15,23 @@ from __future__ import annotations
 import math
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import torch
 from torch import nn
-from torch.nn.utils import parametrize
 
 from ... import distributed as dist
+from ... import experiment
 from ...claims import Baseline, Claim, Target, by_construction, difference_se, exact, not_comparable, trained
+from ...experiment import ChapterResult
 from ...fr import SUPPORTED_LAYERS, frequency_regularize
 from ...io import load_compact, save_compact
 from ...models.unet import UNet
 from ...paper import UNET_FREREG_KEEP
 from ...schedule import drop_schedule
-from ...segmentation import SegmentationDataset, carvana, dice, segment_steps, stand_in, train_segmenter
+from ...segmentation import SegmentationDataset, carvana, dice, dice_stats, segment_steps, stand_in, train_segmenter
 from ...tables import parameter_table
 from .. import RESULT_COLUMNS, check_run, compact_bytes, result_row
 
@@ -118,138 +120,161 @@ def load_data(
     raise ValueError(f"data must be 'stand-in' or 'carvana', got {data!r}")
 
 
-@dataclass
-class SegmentResult:
-    """What :func:`experiment` returns: the result table, each variant's model (as read back from its
-    compact file) and training history, the data and its label."""
+@dataclass(frozen=True)
+class Config(experiment.Config):
+    """The UNet chapter's parameters (smoke values as defaults; ``notebooks/profiles.yml`` sets the others).
 
-    table: pd.DataFrame
-    models: dict[str, nn.Module] = field(default_factory=dict)
-    histories: pd.DataFrame | None = None
-    train: SegmentationDataset | None = None
-    test: SegmentationDataset | None = None
-    label: str = ""
-
-
-def experiment(
-    *,
-    profile: str = "smoke",
-    variants: Sequence[str] = ("dense", "fr-759"),
-    data: str = "stand-in",
-    data_dir=None,
-    size: int | tuple[int, int] = 32,
-    width: int = 20,
-    released: bool = True,
-    train_size: int | None = 64,
-    test_size: int | None = 32,
-    items: int | tuple[int, int] = 1,
-    epochs: int = 1,
-    batch_size: int = 8,
-    lr: float = 1e-3,
-    fr_lr: float = 1e-2,
-    optimizer: str = "adam",
-    dice_loss: bool = True,
-    schedule_fraction: float = 0.3,
-    schedule_mode: str = "geometric",
-    eval_batch_size: int = 16,
-    seed: int = 0,
-    device: torch.device | str | None = None,
-    progress: bool = True,
-    datasets: tuple[SegmentationDataset, SegmentationDataset, str] | None = None,
-) -> SegmentResult:
-    """Train every variant of ``variants`` on ``data`` and return a :class:`SegmentResult`.
-
-    Each model starts from the same initialization (``torch.manual_seed(seed)`` before
-    :func:`build_unet`) and sees the same batches (:func:`freqlib.segmentation.train_segmenter`,
-    cosine learning rate; ``lr`` for dense, ``fr_lr`` for FR). FR variants are converted at the start
-    with their targets; a :class:`~freqlib.FrequencySchedule` (``schedule_mode``) lowers each weight
-    from its full spectrum to the target over the first ``schedule_fraction`` of the steps. Each
-    trained model is written with :func:`freqlib.save_compact` (float16 coefficients for FR, float32
-    for dense), read back into a fresh UNet and scored again; ``value`` is that score (test Dice,
-    fraction), ``trained value`` the score before writing. ``profile`` only labels the run.
-    ``datasets``: (train, test, label) already loaded with :func:`load_data` (then ``data``,
-    ``data_dir``, ``size``, ``train_size``, ``test_size`` and ``items`` are not used).
-    Under ``torchrun`` each process trains its shard (:mod:`freqlib.distributed`).
+    ``data``: ``"stand-in"`` (Fashion-MNIST items on skimage pictures) or ``"carvana"`` (from ``data_dir``:
+    train/<id>.jpg and train_masks/<id>_mask.gif, Kaggle's layout); Carvana without ``data_dir`` trains on
+    the stand-in at ``fallback_size`` instead (4,096 / 512 images unless the sizes are given). ``size``:
+    image side (stand-in) or (height, width) (Carvana; the paper gives none). ``width``: UNet base channels
+    (64 in the paper; at least 17, so that every weight holds 33 numbers); ``released``: the authors'
+    layout (:func:`build_unet`). ``train_size`` / ``test_size``: images (None: all of Carvana's splits).
+    ``variants``: names of :data:`VARIANTS`. Adam (or ``optimizer``) with cosine decay to 0, ``lr`` for
+    dense and ``fr_lr`` for FR, global batches of ``batch_size``, cross-entropy plus soft Dice
+    (``dice_loss``); FR reaches its target by a ``schedule_mode`` schedule over the first
+    ``schedule_fraction`` of the steps. ``items``: Fashion-MNIST items per stand-in image.
     """
-    check_run(profile, variants, VARIANTS, what="UNet")  # the profile is a label; the parameters carry its values
+
+    chapter = "unet"
+    data: str = "stand-in"
+    data_dir: str | None = None
+    fallback_size: int = 128
+    size: int | tuple[int, int] = 32
+    width: int = 20
+    released: bool = True
+    train_size: int | None = 64
+    test_size: int | None = 32
+    items: int | tuple[int, int] = 1
+    variants: Sequence[str] = ("dense", "fr-759")
+    epochs: int = 1
+    batch_size: int = 8
+    lr: float = 1e-3
+    fr_lr: float = 1e-2
+    optimizer: str = "adam"
+    dice_loss: bool = True
+    schedule_fraction: float = 0.3
+    schedule_mode: str = "geometric"
+    eval_batch_size: int = 16
+    seed: int = 0
+
+
+def chapter_data(cfg: Config) -> tuple[SegmentationDataset, SegmentationDataset, str, str]:
+    """(train, test, label, data) of ``cfg`` (:func:`load_data`); ``data`` is what was loaded: Carvana
+    without ``data_dir`` falls back to the stand-in at ``cfg.fallback_size`` (said in a printed line)."""
+    data, size, train_size, test_size = cfg.data, cfg.size, cfg.train_size, cfg.test_size
+    if data == "carvana" and cfg.data_dir is None:
+        print(f"Carvana: no data_dir given; the {cfg.profile} profile trains UNet width {cfg.width} on the stand-in")
+        data, size, train_size, test_size = "stand-in", cfg.fallback_size, train_size or 4096, test_size or 512
+    kwargs = {"size": size, "train_size": train_size, "test_size": test_size, "items": cfg.items, "seed": cfg.seed}
+    return (*load_data(data, data_dir=cfg.data_dir, **kwargs), data)
+
+
+def run(cfg: Config, *, device: torch.device | str | None = None, progress: bool = True) -> ChapterResult:
+    """Train every variant of ``cfg.variants``: a :class:`~freqlib.experiment.ChapterResult` with
+
+    - tables ``"architecture"`` (:func:`architecture_claims` of the released full-width layout, one
+      ``value`` column), ``"data"`` (``data set`` loaded, ``label``, per split its name, images and
+      foreground share), ``"results"`` (one row per model: :data:`RESULT_COLUMNS`, metric ``"Dice"``,
+      then :data:`EXTRA_COLUMNS`), ``"dice"`` (:func:`dice_table`) and ``"history"`` (every epoch of
+      every variant, with a ``variant`` column);
+    - ``baselines``: :func:`baselines` of the results; ``timings``: training seconds per variant;
+    - ``objects``: ``"models"`` ({variant: model read back from its file}) and ``"test"`` (the test set).
+
+    Each model starts from the same initialization (``torch.manual_seed(cfg.seed)`` before
+    :func:`build_unet`) and sees the same batches (:func:`freqlib.segmentation.train_segmenter`, cosine
+    learning rate). FR variants are converted at the start with their targets; a
+    :class:`~freqlib.FrequencySchedule` lowers each weight from its full spectrum to the target over the
+    first ``schedule_fraction`` of the steps. Each trained model is written with
+    :func:`freqlib.save_compact` (float16 coefficients for FR, float32 for dense), read back into a fresh
+    UNet and scored again: ``value`` is that score (test Dice, a fraction), ``trained value`` the score
+    before writing. Under ``torchrun`` each process trains its shard (:mod:`freqlib.distributed`).
+    """
+    check_run(cfg.profile, cfg.variants, VARIANTS, what="UNet")
     device = dist.init_from_env(device)
-    if datasets is None:
-        datasets = load_data(
-            data, data_dir=data_dir, size=size, train_size=train_size, test_size=test_size, items=items, seed=seed
-        )
-    train, test, label = datasets
-    total_steps = epochs * segment_steps(len(train), batch_size)
-    rows, models, histories = [], {}, []
+    train, test, label, data = chapter_data(cfg)
+    total_steps = cfg.epochs * segment_steps(len(train), cfg.batch_size)
+    rows, models, histories, timings = [], {}, [], {}
     with tempfile.TemporaryDirectory() as folder:
-        for name in variants:
-            torch.manual_seed(seed)
-            model = convert(build_unet(width, released=released), name)
-            schedule = None
-            if VARIANTS[name] is not None:
-                schedule = drop_schedule(model, schedule_fraction, total_steps, mode=schedule_mode)
+        for name in cfg.variants:
+            torch.manual_seed(cfg.seed)
+            model = convert(build_unet(cfg.width, released=cfg.released), name)
+            fr = VARIANTS[name] is not None
             history = train_segmenter(
                 model,
                 train,
                 test,
-                epochs=epochs,
-                batch_size=batch_size,
-                lr=lr if VARIANTS[name] is None else fr_lr,
+                epochs=cfg.epochs,
+                batch_size=cfg.batch_size,
+                lr=cfg.fr_lr if fr else cfg.lr,
                 device=device,
-                schedule=schedule,
-                seed=seed,
+                schedule=drop_schedule(model, cfg.schedule_fraction, total_steps, mode=cfg.schedule_mode)
+                if fr
+                else None,
+                seed=cfg.seed,
                 progress=progress,
-                optimizer=optimizer,
-                dice_loss=dice_loss,
+                optimizer=cfg.optimizer,
+                dice_loss=cfg.dice_loss,
                 desc=f"UNet {name}",
-                eval_batch_size=eval_batch_size,
+                eval_batch_size=cfg.eval_batch_size,
             )
-            train_s = history.attrs["train_s"]
-            trained = float(history.test_dice.iloc[-1])
+            timings[name] = history.attrs["train_s"]
             path = Path(folder) / f"{name}.frq"
-            save_compact(model, path, dtype=torch.float32 if VARIANTS[name] is None else torch.float16)
-            restored = load_compact(build_unet(width, released=released), path).to(device)
-            value, se = dice_stats(restored, test, device, eval_batch_size)
-            row = result_row(FAMILY, name, label, restored, "Dice", value, train_s)
-            row.update({"trained value": trained, "value se": se})
-            rows.append(row)
+            save_compact(model, path, dtype=torch.float16 if fr else torch.float32)
+            restored = load_compact(build_unet(cfg.width, released=cfg.released), path).to(device)
+            value, se = dice_stats(restored, test, device, cfg.eval_batch_size)
+            row = result_row(FAMILY, name, label, restored, "Dice", value, timings[name])
+            rows.append({**row, "trained value": float(history.test_dice.iloc[-1]), "value se": se})
             models[name] = restored
             histories.append(history.assign(variant=name))
-    table = pd.DataFrame(rows, columns=[*RESULT_COLUMNS, *EXTRA_COLUMNS])
-    return SegmentResult(table, models, pd.concat(histories, ignore_index=True), train, test, label)
+    results = pd.DataFrame(rows, columns=[*RESULT_COLUMNS, *EXTRA_COLUMNS])
+    splits = {"train": train, "test": test}
+    sets = pd.DataFrame(
+        [
+            {
+                "data set": data,
+                "split": k,
+                "name": s.name,
+                "images": len(s),
+                "foreground": s.foreground(),
+                "label": label,
+            }
+            for k, s in splits.items()
+        ]
+    )
+    arch = pd.DataFrame({"value": pd.Series(architecture_claims(), dtype=object)})
+    return ChapterResult(
+        tables={
+            "architecture": arch,
+            "data": sets,
+            "results": results,
+            "dice": dice_table(results),
+            "history": pd.concat(histories, ignore_index=True),
+        },
+        baselines=list(baselines(results, data).values()),
+        timings=timings,
+        objects={"models": models, "test": test},
+    )
 
 
-@torch.no_grad()
-def dice_stats(model: nn.Module, data, device: torch.device | str = "cpu", batch_size: int = 16) -> tuple[float, float]:
-    """(mean, standard error) of the per-image foreground Dice of ``model`` on ``data``, fractions.
-
-    The mean is :func:`freqlib.segmentation.evaluate_dice`'s, bitwise (the same batches in the same
-    order, the same float64 sums, split over ranks the same way under ``torchrun``); the standard
-    error is the per-image standard deviation (ddof 1) over the square root of the number of images
-    (infinity for fewer than 2). Leaves the model in eval mode.
-    """
-    model = dist.unwrap(model)
-    model.eval()
-    device = dist.local_device(device)
-    idx = torch.arange(dist.rank(), len(data), dist.world_size())
-    total = torch.zeros(3, dtype=torch.float64, device=device)  # sum of Dice, images, sum of squares
-    with parametrize.cached():
-        for start in range(0, len(idx), batch_size):
-            x, y = data[idx[start : start + batch_size]]
-            values = dice(model(x.to(device)), y.to(device), reduce="none")
-            total[0] += values.sum()
-            total[1] += len(values)
-            total[2] += values.square().sum()
-    total, n, squares = dist.all_sum(total).tolist()
-    mean = total / n
-    if n < 2:
-        return mean, math.inf
-    variance = max(squares - n * mean * mean, 0.0) / (n - 1)
-    return mean, math.sqrt(variance / n)
-
-
-def run(**params) -> pd.DataFrame:
-    """:func:`experiment`'s result table (:data:`RESULT_COLUMNS` plus :data:`EXTRA_COLUMNS`)."""
-    return experiment(**params).table
+def dice_table(results: pd.DataFrame) -> pd.DataFrame:
+    """What the chapter shows of :func:`run`'s ``results``: per variant the kept numbers, the compression,
+    the file size, the Dice of the model read back from its file and before (percent, 2 decimals) and,
+    with a dense row, the drop from dense in percentage points."""
+    table = pd.DataFrame(
+        {
+            "variant": results.variant,
+            "kept": results.kept,
+            "compression (x)": results.compression.round(1),
+            "file bytes": results["file bytes"],
+            "Dice (%)": (100 * results.value).round(2),
+            "trained Dice (%)": (100 * results["trained value"]).round(2),
+        }
+    )
+    if "dense" in set(results.variant):
+        dense = results.value[results.variant == "dense"].iloc[0]
+        table["drop vs dense (pp)"] = (100 * (dense - results.value)).round(2)
+    return table
 
 
 def architecture_claims(width: int = PAPER_WIDTH, keep: int = UNET_FREREG_KEEP) -> dict:
@@ -382,25 +407,20 @@ def _architecture_claims(arch: dict, meta: dict) -> list[Claim]:
     ]
 
 
-def claims(
-    table: pd.DataFrame,
-    arch: dict,
-    *,
-    profile: str,
-    data: str,
-    label: str,
-    width: int,
-) -> list[Claim]:
-    """The chapter's claims against the FR paper.
+def claims(result: ChapterResult, cfg: Config) -> list[Claim]:
+    """The chapter's claims against the FR paper, from :func:`run`'s tables.
 
-    ``table``: :func:`run`'s result table (``value`` and ``value se``: test Dice of the model read back
-    from its file, fractions); ``arch``: :func:`architecture_claims` of the released layout (full width);
-    ``data``: ``"stand-in"`` or ``"carvana"``; ``label``: the data's label; ``width``: the UNet base width
-    trained. Counts and sizes are exact (the kept count by construction); the Dice claims are trained,
-    against the dense UNet's :data:`TARGETS` entry of ``data``. The paper's Dice bound (headline
-    ``fr-unet-759``) is compared only on Carvana at the paper's width, otherwise it is not comparable;
-    FR-759's drop from dense on the same data is compared on any data.
+    ``"results"`` (``value`` and ``value se``: test Dice of the model read back from its file, fractions),
+    ``"architecture"`` (:func:`architecture_claims` of the released layout at full width, a ``value``
+    column) and ``"data"`` (``data set``: ``"stand-in"`` or ``"carvana"``, as loaded, and its ``label``);
+    ``cfg.width``: the UNet base width trained. Counts and sizes are exact (the kept count by
+    construction); the Dice claims are trained, against the dense UNet's :data:`TARGETS` entry of the
+    data. The paper's Dice bound (headline ``fr-unet-759``) is compared only on Carvana at the paper's
+    width, otherwise it is not comparable; FR-759's drop from dense on the same data is compared on any data.
     """
+    table, arch = result.table("results"), result.table("architecture")["value"].to_dict()
+    data, label = (str(result.table("data")[c].iloc[0]) for c in ("data set", "label"))
+    profile, width = cfg.profile, cfg.width
     meta = {"profile": profile, "source": "FR abstract"}
     rows = _architecture_claims(arch, {**meta, "data": "UNet architecture (no training)"})
     t = table.set_index("variant")
@@ -463,3 +483,71 @@ def claims(
             )
         )
     return rows
+
+
+# --- figures --------------------------------------------------------------------------------------
+
+
+def _title(result: ChapterResult, cfg: Config, what: str) -> str:
+    return f"{what}, UNet width {cfg.width}, {result.table('data')['label'].iloc[0]} ({cfg.profile} profile)"
+
+
+def plot_data(result: ChapterResult, cfg: Config, n: int = 8):
+    """The first ``n`` test images with their mask outlines in red."""
+    import matplotlib.pyplot as plt
+
+    n = min(n, len(result.objects["test"]))
+    fig, axes = plt.subplots(1, n, figsize=(1.75 * n, 2.2), squeeze=False)
+    for i, ax in enumerate(axes[0]):
+        x, m = result.objects["test"][i]
+        ax.imshow(x.permute(1, 2, 0).numpy())
+        ax.contour(m.numpy(), levels=[0.5], colors="red", linewidths=0.8)
+        ax.axis("off")
+    label = result.table("data")["label"].iloc[0]
+    fig.suptitle(f"{label}: test images, mask outlines in red ({cfg.profile} profile)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+@torch.no_grad()
+def plot_predictions(result: ChapterResult, cfg: Config, n: int = 6):
+    """The first ``n`` test images (true mask outlined) and the masks that the dense and FR-759 models
+    (those trained) predict, each titled with its Dice."""
+    import matplotlib.pyplot as plt
+
+    models = result.objects["models"]
+    shown = [v for v in ("dense", "fr-759") if v in models]
+    n = min(n, len(result.objects["test"]))
+    x, y = result.objects["test"][:n]
+    fig, axes = plt.subplots(len(shown) + 1, n, figsize=(2 * n, 2.1 * (len(shown) + 1)), squeeze=False)
+    for i, v in enumerate(shown, start=1):
+        model = models[v].eval()
+        preds = model(x.to(next(model.parameters()).device)).argmax(1).cpu()
+        for j in range(n):
+            axes[i, j].imshow(preds[j].numpy(), cmap="gray", vmin=0, vmax=1)
+            axes[i, j].set_title(f"{v}: Dice {100 * dice(preds[j : j + 1], y[j : j + 1]).item():.0f}%", fontsize=8)
+    for j in range(n):
+        axes[0, j].imshow(x[j].permute(1, 2, 0).numpy())
+        axes[0, j].contour(y[j].numpy(), levels=[0.5], colors="red", linewidths=0.8)
+    for ax in axes.flat:
+        ax.axis("off")
+    axes[0, 0].set_title("image, true mask", fontsize=8)
+    fig.suptitle(_title(result, cfg, "Predictions"), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(result: ChapterResult, cfg: Config):
+    """Test Dice after every epoch, per variant."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for v, h in result.table("history").groupby("variant", sort=False):
+        ax.plot(h.epoch, 100 * h.test_dice, "o-", ms=3, label=v)
+    ax.set(xlabel="epoch", ylabel="test Dice (%)", title=_title(result, cfg, "Test Dice"))
+    ax.title.set_fontsize(8)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

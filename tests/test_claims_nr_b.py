@@ -5,12 +5,15 @@ dense baseline misses its target, undecided because the standard error is too la
 claims set by construction.
 """
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from freqlib.claims import Claim
+from freqlib.experiment import ChapterResult
 from freqlib.experiments.nr import lowrank as lr
 from freqlib.experiments.nr import lstm as nr_lstm
 from freqlib.occasional.monitor import MONITOR_COLUMNS
@@ -48,11 +51,17 @@ def resnet_result(pre=0.93, n=10_000, occ=0.94, typ=0.92, tiled=0.935, **kw) -> 
         ),
         "fig8": fig8,
         "table5": pd.DataFrame(
-            {"ratio": [2, 2], "tile": [64, 32], "rank": [16, 8], "accuracy": [tiled, tiled], "compression": [2.0, 2.0]}
-        ),
+            {
+                "target compression": [2, 2],
+                "tile": [64, 32],
+                "rank": [16, 8],
+                "accuracy": [tiled, tiled],
+                "compression": [2.0, 2.0],
+            }
+        ),  # fmt: skip
         "fig18": pd.DataFrame(
             {
-                "ratio": [2, 2, 2],
+                "target compression": [2, 2, 2],
                 "scheme": ["Tucker (typical)", "SVD (occasional)", "tiled SVD (16, 32, 64) (occasional)"],
                 "accuracy": [typ, typ - 0.01, tiled],
                 "compression": [2.0, 2.0, 2.0],
@@ -78,27 +87,48 @@ def vgg_result(pre=0.925, n=10_000, occ=0.93, typ=0.915) -> dict:
 
 
 def fig19_sizes(tucker=3.06, tiled=3.10) -> pd.DataFrame:
-    """fig19_sizes' table with the given overall ratios (the real one builds ResNet-34: seconds)."""
+    """fig19_sizes' table with the given overall compressions (the real one builds ResNet-34: seconds)."""
     return pd.DataFrame(
-        {"scheme": ["dense", "tucker", "tiled_svd"], "weights ratio": [1.0, tucker + 0.1, tiled + 0.1],
-         "all weights ratio": [1.0, tucker, tiled]}
+        {"scheme": ["dense", "tucker", "tiled_svd"], "weights compression": [1.0, tucker + 0.1, tiled + 0.1],
+         "all weights compression": [1.0, tucker, tiled]}
     )  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def small_architectures(monkeypatch):
-    """The exact claims from the real VGG19 (a third of a second) but a synthetic ResNet-34 size table."""
-    lr._exact_claims.cache_clear()
-    monkeypatch.setattr(lr, "fig19_sizes", fig19_sizes)
-    yield
-    lr._exact_claims.cache_clear()
+@functools.cache
+def exact_tables() -> dict[str, pd.DataFrame]:
+    """lr.exact_tables() from the real ResNet-32 and VGG19 (a third of a second) but a synthetic ResNet-34 table."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lr, "fig19_sizes", fig19_sizes)
+        return lr.exact_tables()
+
+
+def lowrank_result(res: dict, vgg: dict, fig19=None, data=CIFAR, missing="a GPU", sizes19=None) -> ChapterResult:
+    """The tables of lr.run from run_resnet's and run_vgg's dicts (both on ``data``), Figure 19's table or None."""
+    models = pd.DataFrame(
+        [{"model": key, "name": out["name"], "data": data, "test images": out["test images"],
+          "pretrained accuracy": out["pretrained accuracy"]} for key, out in (("resnet", res), ("vgg19", vgg))]
+    )  # fmt: skip
+    notes = pd.DataFrame([] if fig19 is not None else [("Figure 19", f"not run; it needs: {missing}")])
+    tables = exact_tables() | {
+        "models": models,
+        "notes": notes.set_axis(["part", "note"], axis=1) if len(notes) else pd.DataFrame(columns=["part", "note"]),
+        "fig7": res["fig7"],
+        "fig8": lr._fig8_table(res["fig8"]),
+        "table5": res["table5"],
+        "fig18": res["fig18"],
+        "table6": vgg["table6"],
+    }
+    if fig19 is not None:
+        tables["fig19"] = fig19
+    if sizes19 is not None:
+        tables["fig19 sizes"] = sizes19
+    return ChapterResult(tables=tables)
 
 
 def lowrank_claims(res=None, vgg=None, fig19=None, data=CIFAR, paper_models=True, **kw) -> dict[str, Claim]:
-    rows = lr.claims(
-        res or resnet_result(), vgg or vgg_result(), fig19, profile="paper", data=data, vgg_data=data,
-        paper_models=paper_models, fig19_missing=kw.pop("missing", ["a GPU"]), **kw,
-    )  # fmt: skip
+    cfg = lr.Config(profile="paper", width=1.0, vgg_width=1.0) if paper_models else lr.Config(profile="paper")
+    result = lowrank_result(res or resnet_result(), vgg or vgg_result(), fig19, data, **kw)
+    rows = lr.claims(result, cfg)
     assert all(isinstance(r, Claim) for r in rows)
     return {r.claim: r for r in rows}
 
@@ -172,7 +202,7 @@ def test_lowrank_exact_and_by_construction_claims():
     kinds = {(c.kind, c.verdict) for c in rows.values()}
     assert ("by construction", "by construction") in kinds
     assert find(rows, "Table 5: the rank").verdict == "reproduced"
-    assert find(rows, "Fig. 8: compression ratio").verdict == "reproduced"
+    assert find(rows, "Fig. 8: compression of Tucker-2").verdict == "reproduced"
     bad = find(rows, "Table 6: tiled-SVD rows whose")
     assert bad.verdict == "paper inconsistent" and "64x64 (r=9) gives 3.56x, printed 3.41x" in bad.reason
     assert find(rows, "Table 6: tiled-SVD FLOPs").verdict == "paper inconsistent"
@@ -184,9 +214,8 @@ def test_lowrank_exact_and_by_construction_claims():
     assert fig19.verdict == "not comparable" and "a GPU" in fig19.reason
 
 
-def test_lowrank_fig19_sizes_decided_on_the_scheme_farther_from_3_1x(monkeypatch):
-    monkeypatch.setattr(lr, "fig19_sizes", lambda: fig19_sizes(tucker=2.9))
-    c = find(lowrank_claims(), "Fig. 19: Tucker-2 at R_c")
+def test_lowrank_fig19_sizes_decided_on_the_scheme_farther_from_3_1x():
+    c = find(lowrank_claims(sizes19=fig19_sizes(tucker=2.9)), "Fig. 19: Tucker-2 at R_c")
     assert (
         (c.kind, c.verdict) == ("exact", "not reproduced")
         and "decided on tucker" in c.reason

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from freqlib import cli, experiments
-from freqlib.experiments.nr import lowrank as nr_lowrank
 from freqlib.experiments.pointwise import train as pointwise_train
 
 EXPERIMENTS = ["classify", "gan", "lenet5", "nr_grids", "nr_lowrank", "nr_lstm", "nr_pruning", "pointwise_imagenet",
@@ -51,23 +50,6 @@ def test_pointwise_imagenet_from_the_command_line(capsys, tmp_path):
     assert row.dense == pytest.approx(300.8e6, rel=0.01)  # MobileNetV2 1.0-224: 300M MACs (Sandler et al.)
 
 
-def test_nr_lowrank_run_labels_each_row_with_its_figure(tmp_path):
-    tiny = dict(train_subset=64, test_subset=32, image_size=8, blocks=1, width=0.25, pretrain_steps=2, steps=2,
-                period=2, batch_size=32, rcs=[0.5], probe_size=16, tiles=[4], table5_ratios=[2], fig18_ratios=[2],
-                fig18_tiles=[[4, 8, 16]])  # fmt: skip
-    table = nr_lowrank.run("resnet", **tiny)
-    assert table.columns[0] == "part"
-    assert table.part.tolist() == ["pretrained", "fig7", "fig7", "table5", "fig18", "fig18", "fig18"]
-    assert table.data.iloc[0].startswith("stand-in: Fashion-MNIST")
-    assert table.accuracy.between(0, 1).all()
-    with pytest.raises(ValueError, match="model must be one of resnet, vgg, imagenet, got 'alexnet'"):
-        nr_lowrank.run("alexnet")
-    with pytest.raises(ValueError, match=r"run_vgg\(\) has no parameter\(s\) blocks; it accepts: width"):
-        nr_lowrank.run("vgg", blocks=3)
-    with pytest.raises(FileNotFoundError, match="Figure 19 needs"):
-        nr_lowrank.run("imagenet", data_dir=tmp_path, device="cpu")
-
-
 def test_pointwise_train_run_is_the_experiment_with_one_table():
     result = pointwise_train.run(
         train_subset=64, test_subset=32, size=8, batch_size=32, targets=[1.5], strategies=["channel"], lambdas=[0.5],
@@ -80,17 +62,20 @@ def test_pointwise_train_run_is_the_experiment_with_one_table():
     assert table.scheme.iloc[-1] == "learn-then-refine"
 
 
-def test_nr_lowrank_vgg_from_the_command_line(capsys, tmp_path):
-    out = tmp_path / "table6.csv"
-    params = {"model": "vgg", "pretrain_steps": "2", "fc_steps": "2", "steps": "2", "period": "2", "width": "0.0625",
-              "rcs": "[0.5]", "tile": "8", "batch_size": "16", "train_subset": "64", "test_subset": "32"}  # fmt: skip
+def test_nr_lowrank_from_the_command_line(capsys, tmp_path):
+    out = tmp_path / "lowrank.csv"
+    params = {"train_subset": "64", "test_subset": "32", "blocks": "1", "pretrain_steps": "2", "steps": "2",
+              "period": "2", "probe_size": "16", "tiles": "[4]", "vgg_pretrain_steps": "2", "vgg_fc_steps": "2",
+              "vgg_steps": "2", "vgg_period": "2"}  # fmt: skip
     args = ["experiment", "nr_lowrank", *[a for name, value in params.items() for a in ("-p", name, value)]]
-    args += ["--out", str(out)]
-    assert cli.main(args) == 0
-    table = pd.read_csv(out)
-    assert table.part.tolist() == ["pretrained", "fc stage", "table6", "table6"]
-    assert table.compression.iloc[1] == 8.0  # the two hidden FC layers at 8x
-    assert table.scheme.iloc[2:].tolist() == ["Tucker (typical)", "tiled SVD 8x8 (occasional)"]
+    assert cli.main([*args, "--out", str(out)]) == 0
+    table = pd.read_csv(out)  # the "results" table: every trained row, labelled by its part
+    assert table.part.tolist() == ["models"] * 2 + ["fig7"] * 2 + ["table5"] + ["fig18"] * 3 + ["table6"] * 2
+    assert table["fc compression"].iloc[1] == 8.0  # VGG19's two hidden FC layers at 8x
+    assert table.scheme.iloc[-2:].tolist() == ["Tucker (typical)", "tiled SVD 8x8 (occasional)"]
+    assert table.data.iloc[0].startswith("stand-in: Fashion-MNIST")
+    assert cli.main(["experiment", "nr_lowrank", "-p", "model", "vgg"]) == 2
+    assert "unknown parameter(s) 'model'" in capsys.readouterr().err
 
 
 def test_parts_table_labels_and_unites_the_columns():

@@ -10,8 +10,9 @@ import torch
 from torch import nn
 
 from freqlib.data import ImageDataset
+from freqlib.experiment import ChapterResult, ConfigError
 from freqlib.experiments.nr import lowrank as lr
-from freqlib.occasional import OccasionalRegularizer, export, tiled_low_rank, tucker2
+from freqlib.occasional import OccasionalRegularizer, export, low_rank, tiled_low_rank, tucker2
 from freqlib.occasional.monitor import EventMonitor, probe_loss
 
 
@@ -42,49 +43,48 @@ def brute_force_params(shape, tile, rank) -> int:
 
 @pytest.mark.parametrize("shape", [(32, 16, 3, 3), (10, 7, 3, 3), (16, 16, 1, 1), (24, 8, 2, 2)])
 @pytest.mark.parametrize("tile", [None, 32, 16, 8, 5])
-def test_rank_for_ratio_against_brute_force_counts(shape, tile):
+def test_rank_for_compression_against_brute_force_counts(shape, tile):
     dense = math.prod(shape)
-    for rank in (1, 2, 3, 8):
-        assert lr.tiled_params(shape, tile, rank) == brute_force_params(shape, tile, rank)
-    cap = min(tile or math.inf, *lr.lowered_shape(shape))  # a rank above this changes nothing
-    ratios = {r: dense / brute_force_params(shape, tile, r) for r in range(1, cap + 1)}
-    for ratio in (1.5, 2, 3, 4):
-        feasible = [r for r, x in ratios.items() if x >= ratio]
+    for rank in (1, 2, 3, 8):  # the transforms' closed-form counts
+        transform = low_rank(rank) if tile is None else tiled_low_rank(tile, rank)
+        assert transform.stored_numbers(shape) == brute_force_params(shape, tile, rank)
+    cap = min(tile or math.inf, shape[0], math.prod(shape[1:]))  # a rank above this changes nothing
+    compressions = {r: dense / brute_force_params(shape, tile, r) for r in range(1, cap + 1)}
+    for compression in (1.5, 2, 3, 4):
+        feasible = [r for r, x in compressions.items() if x >= compression]
         if not feasible:
             with pytest.raises(ValueError, match=re.escape(f"shape {tuple(shape)}")):
-                lr.svd_rank_for(shape, ratio, tile)
+                lr.svd_rank_for(shape, compression, tile)
             continue
-        assert lr.svd_rank_for(shape, ratio, tile) == max(feasible)
+        assert lr.svd_rank_for(shape, compression, tile) == max(feasible)
 
 
 def test_table5_ranks_follow_from_the_formula():
     table = lr.paper_table5()
-    ours = [lr.svd_rank_for((64, 64, 3, 3), r.ratio, int(r.tile)) for r in table.itertuples()]
+    ours = [lr.svd_rank_for((64, 64, 3, 3), r.compression, int(r.tile)) for r in table.itertuples()]
     assert ours == list(table["rank"]) == [16, 8, 4, 2, 8, 4, 2, 1]
     for r in table.itertuples():  # whole tiles: exactly k / (2 r)
-        assert 9 * 64 * 64 / lr.tiled_params((64, 64, 3, 3), int(r.tile), int(r.rank)) == r.ratio
-    assert 9 * 64 * 64 / lr.tucker_params((64, 64, 3, 3), (32, 32)) == pytest.approx(2.77, abs=0.01)  # Fig. 8: 2.8
+        assert 9 * 64 * 64 / tiled_low_rank(int(r.tile), int(r.rank)).stored_numbers((64, 64, 3, 3)) == r.compression
+    assert lr.tucker_compression(0.5, (64, 64, 3, 3)) == pytest.approx(2.77, abs=0.01)  # Fig. 8: 2.8
+    numbers = lambda ranks: tucker2(ranks=ranks).stored_numbers((64, 64, 3, 3))  # noqa: E731
     rt, rs = lr.tucker_ranks_for((64, 64, 3, 3), 2.0)
-    assert (
-        9 * 64 * 64 / lr.tucker_params((64, 64, 3, 3), (rt, rs))
-        >= 2
-        > 9 * 64 * 64 / lr.tucker_params((64, 64, 3, 3), (rt + 1, rt + 1))
-    )
-    with pytest.raises(ValueError, match="ratio"):
+    assert 9 * 64 * 64 / numbers((rt, rs)) >= 2 > 9 * 64 * 64 / numbers((rt + 1, rt + 1))
+    with pytest.raises(ValueError, match="compression"):
         lr.svd_rank_for((64, 64, 3, 3), 0.5)
+    assert lr.table5_ranks((64, 64, 3, 3))["our compression"].tolist() == [2.0] * 4 + [4.0] * 4
 
 
 def test_printed_tables_parse():
     t5 = lr.paper_table5()
-    assert t5.set_index(["ratio", "tile"]).loc[(2, 64), "accuracy"] == 93.34
-    assert t5.set_index(["ratio", "tile"]).loc[(4, 8), "accuracy"] == 92.81
+    assert t5.set_index(["compression", "tile"]).loc[(2, 64), "accuracy"] == 93.34
+    assert t5.set_index(["compression", "tile"]).loc[(4, 8), "accuracy"] == 92.81
     assert set(t5.pretrained) == {92.63}
     t6 = lr.paper_table6()
     assert len(t6) == 10
     row = t6[(t6.scheme == "tucker") & (t6.R_c == 0.45)].iloc[0]
-    assert (row.weights_M, row.weights_ratio, row.flops_M, row.accuracy) == (5.49, 3.45, 191.77, 91.36)
+    assert (row.weights_M, row.weights_compression, row.flops_M, row.accuracy) == (5.49, 3.45, 191.77, 91.36)
     row = t6[(t6.scheme == "tiled_svd") & (t6["rank"] == 11)].iloc[0]
-    assert (row.tile, row.weights_M, row.flops_ratio, row.accuracy) == (64, 6.52, 3.02, 92.33)
+    assert (row.tile, row.weights_M, row.flops_reduction, row.accuracy) == (64, 6.52, 3.02, 92.33)
     assert t6[t6.scheme == "pre-trained"].accuracy.item() == 92.37
     f19 = lr.paper_fig19()
     assert f19.loc["tiled_svd", "top1"] == 73.00 and f19.loc["tucker", "top5"] == 90.73
@@ -127,7 +127,7 @@ def test_monitor_records_one_pre_post_pair_per_event_and_the_delta_w_definition(
     data = tiny_images(48)
     model = lr.build_resnet(1, 0.5)
     names = lr.convs(model)
-    regs = lr.occasional_regularizers(model, lr.tucker_plan(model, names, ratio=2.0), period=3)
+    regs = lr.occasional_regularizers(model, lr.tucker_plan(model, names, compression=2.0), period=3)
     probe = lr.probe_batch(data, 16)
     monitor = EventMonitor(model, regs, 3, probe, data)
     snapshots = {}
@@ -166,7 +166,7 @@ def test_monitor_without_regularizers_and_bad_periods():
             input_shape=(1, 3, 8, 8),
         )  # fmt: skip
     with pytest.raises(ValueError, match="input channels S = 4"):
-        lr.tiled_plan(model, lr.convs(model), {8: 4, 16: 4}, ratio=2)
+        lr.tiled_plan(model, lr.convs(model), {8: 4, 16: 4}, compression=2)
     assert lr.phases(10, [0.1, 0.01, 0.001], [0.5, 0.25, 0.25]) == [(0.1, 5), (0.01, 3), (0.001, 2)]
 
 
@@ -174,7 +174,8 @@ def test_tiny_run_returns_the_expected_columns():
     data = tiny_images(64)
     out = lr.run_resnet(
         data, data, blocks=1, width=0.25, pretrain_steps=2, steps=4, period=2, batch_size=32, rcs=[0.5],
-        probe_size=16, tiles=[4, 2], table5_ratios=[2], fig18_ratios=[2], fig18_tiles=[[4, 8, 16]],
+        probe_size=16, tiles=[4, 2], table5_compressions=[2], fig18_compressions=[2], fig18_tiles=[[4, 8, 16]],
+        progress=False,
     )  # fmt: skip
     row_columns = {"method", "accuracy", "events", "weights", "weights compressed", "macs", "compression", "train s"}
     assert row_columns <= set(out["fig7"].columns) and {"rc"} <= set(out["fig7"].columns)
@@ -201,7 +202,7 @@ def test_tiny_vgg_run_compresses_the_hidden_fc_layers_first(tmp_path):
     data = tiny_images(32, size=32)
     out = lr.run_vgg(
         data, data, width=1 / 16, dropout=0.0, pretrain_steps=2, fc_steps=2, steps=2, period=2, batch_size=16,
-        rcs=[0.5], tile=8,
+        rcs=[0.5], tile=8, progress=False,
     )  # fmt: skip
     assert out["fc compression"] == 8.0  # two 32 x 32 layers at rank 2
     assert "classifier.6 (10 x 32, the output layer) left dense" in out["fc dense"][0]
@@ -258,7 +259,8 @@ def test_architecture_counts_equal_the_exported_models(setting):
     assert ours.macs == report.compressed_macs.sum() and dense.macs == report.dense_macs.sum()
     first = 16 * 3 * 9  # the uncompressed kernel conv; the 1x1 conv is not counted
     assert ours["all weights"] == first + ours.weights
-    assert ours["all weights ratio"] == pytest.approx((first + dense.weights) / (first + ours.weights))
+    assert ours["all weights compression"] == pytest.approx((first + dense.weights) / (first + ours.weights))
+    assert ours["dense share (%)"] == pytest.approx(100 * first / ours["all weights"])
     with pytest.raises(ValueError, match="scheme must be dense, tucker or tiled_svd, got 'svd'"):
         lr.compressed_counts((8, 8, 3, 3), 4, 4, "svd")
 
@@ -270,8 +272,8 @@ def test_table6_sizes_match_the_printed_units_and_tiles():
     assert pre.weights_M == pytest.approx(18.98, abs=0.005)  # convs with S >= 128, in 2^20 numbers
     assert pre.flops_M == pytest.approx(648.0) and pre["flops_M paper"] == 647.87  # 2 MACs / 2^20
     tiled = sizes[sizes.scheme == "tiled_svd"]
-    assert tiled.weights_ratio.tolist() == pytest.approx([64 / (2 * r) for r in (16, 11, 10, 9, 8)])
-    assert tiled.flops_ratio.tolist() == pytest.approx(tiled.weights_ratio.tolist())
+    assert tiled.weights_compression.tolist() == pytest.approx([64 / (2 * r) for r in (16, 11, 10, 9, 8)])
+    assert tiled.flops_reduction.tolist() == pytest.approx(tiled.weights_compression.tolist())
     gap = (tiled.weights_M - tiled["weights_M paper"]).abs()
     assert gap.drop("64x64 (r=9)").max() < 0.011 and gap["64x64 (r=9)"] > 0.2  # the printed r=9 row is off
 
@@ -283,6 +285,61 @@ def test_fig19_sizes_give_about_3_1x_over_all_kernel_convolutions():
         sizes.loc["dense", "all weights"] - sizes.loc["dense", "weights"]
         == 64 * 3 * 49 + 6 * 64 * 64 * 9 + 128 * 64 * 9
     )
-    assert sizes.loc["tiled_svd", "weights ratio"] == pytest.approx(3.2)
-    assert sizes.loc["tiled_svd", "all weights ratio"] == pytest.approx(3.10, abs=0.005)
-    assert sizes.loc["tucker", "all weights ratio"] == pytest.approx(3.06, abs=0.005)
+    assert sizes.loc["tiled_svd", "weights compression"] == pytest.approx(3.2)
+    assert sizes.loc["tiled_svd", "all weights compression"] == pytest.approx(3.10, abs=0.005)
+    assert sizes.loc["tucker", "all weights compression"] == pytest.approx(3.06, abs=0.005)
+    assert sizes.loc["dense", "dense share (%)"] == pytest.approx(1.44, abs=0.005)  # the paper: "1.4% of the model"
+
+
+def tiny_config(**changes) -> lr.Config:
+    """Both models at their smallest: ResNet-8 x0.25 (8x8 images) and VGG19 x1/16 on 64 / 32 images."""
+    values = dict(train_subset=64, test_subset=32, blocks=1, pretrain_steps=2, steps=4, period=2, probe_size=16,
+                  tiles=(4, 2), vgg_pretrain_steps=2, vgg_fc_steps=2, vgg_steps=2, vgg_period=2)  # fmt: skip
+    return lr.Config(**(values | changes))
+
+
+def test_run_on_a_tiny_config():
+    cfg = tiny_config()
+    result = lr.run(cfg, progress=False)
+    models = result.table("models").set_index("model")
+    assert models.name.tolist() == ["ResNet-8 x0.25", "VGG19 x0.0625"] and models.image.tolist() == ["8x8", "32x32"]
+    assert models["test images"].tolist() == [32, 32] and models.loc["vgg19", "fc compression"] == 8.0
+    assert models.loc["resnet", "data"].startswith("stand-in: Fashion-MNIST instead of CIFAR-10")
+    assert [b.value for b in result.baselines] == models["pretrained accuracy"].tolist()
+    assert [b.target for b in result.baselines] == [0.85, 0.85]  # the Fashion-MNIST stand-in's target
+    assert result.table("fig7").method.tolist() == ["typical", "occasional"]
+    fig8 = result.table("fig8")
+    assert fig8.method.tolist() == ["typical"] * 2 + ["occasional"] * 2 and fig8.step.tolist() == [2, 4, 2, 4]
+    t5 = result.table("table5")
+    assert t5["target compression"].tolist() == [2] and t5.tile.tolist() == [4] and t5["rank"].tolist() == [1]
+    assert list(result.table("table5 ours").columns) == ["layers", "pre-trained (%)", "4x4"]
+    assert result.table("table5 paper").loc[2, "64x64"] == "93.34 (r=16)"
+    assert (result.table("fig18").compression >= 2).all() and len(result.table("fig18")) == 3
+    assert result.table("table6").scheme.tolist() == ["Tucker (typical)", "tiled SVD 8x8 (occasional)"]
+    assert result.table("table6 ours").scheme.iloc[0] == "pre-trained, FC compressed"
+    notes = result.table("notes")
+    assert notes.part.tolist() == ["Table 5 / Figure 18", "Table 6, FC stage", "Figure 19"]
+    assert "2x2 tiles" in notes.note.iloc[0] and "a GPU" in notes.note.iloc[-1]  # a 2x2 tile of rank 1: 1x at best
+    assert "fig19" not in result.tables and len(result.table("table6 sizes")) == 10
+    results = result.table("results")  # what freqlib experiment nr_lowrank prints
+    assert results.part.tolist() == ["models"] * 2 + ["fig7"] * 2 + ["table5"] + ["fig18"] * 3 + ["table6"] * 2
+    assert set(result.timings) == {"ResNet pre-training", "ResNet fine-tuning runs", "VGG19 pre-training", "VGG19 runs"}
+    assert result.objects["stand-ins"][-1].startswith("ResNet-8 with widths (4, 8, 16)")
+    rows = lr.claims(result, cfg)
+    trained = [c for c in rows if c.kind == "trained" and c.verdict != "not comparable"]
+    assert trained and all(c.verdict == "undecided" for c in trained)  # untrained baselines: no power
+    assert [c.row() for c in lr.claims(ChapterResult(tables=dict(result.tables)), cfg)] == [c.row() for c in rows]
+    for plot in (lr.plot_fig7, lr.plot_fig8, lr.plot_fig16, lr.plot_fig18):
+        assert plot(result, cfg).axes
+
+
+def test_run_rejects_bad_arguments():
+    with pytest.raises(ValueError, match=r"steps \(5\) must be a multiple of period \(2\)"):
+        lr.run(tiny_config(steps=5))
+    with pytest.raises(ValueError, match="vgg_period must be a positive int"):
+        lr.run(tiny_config(vgg_period=0))
+    with pytest.raises(ConfigError, match=r"Config \(nr_lowrank\): profile 'cpu' sets unknown parameter\(s\) 'ratio'"):
+        lr.Config.for_profile("cpu", {"ratio": 2})
+    cpu = lr.Config.for_profile("cpu")  # notebooks/profiles.yml
+    assert cpu.table5_compressions == [2, 4] and cpu.width == 0.5 and not cpu.paper_models
+    assert lr.Config.for_profile("paper").paper_models

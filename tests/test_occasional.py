@@ -98,6 +98,19 @@ def test_tucker2_mode_ranks_rounding_and_full_rank_recovery():
     assert c.core.shape == (4, 3, 3, 3) and torch.allclose(c.p_t.T @ c.p_t, torch.eye(4), atol=1e-5)
     lin = gaussian(10, 7)  # a Linear: P_t core P_s^T, of rank <= min(R_t, R_s)
     assert torch.linalg.matrix_rank(occ.tucker2(ranks=(3, 2))(lin), atol=1e-4) == 2
+    assert tr.stored_numbers((8, 6, 3, 3)) == c.core.numel() + c.p_t.numel() + c.p_s.numel() == 6 * 3 + 9 * 12 + 8 * 4
+
+
+def test_tucker2_ratio_is_a_deprecated_alias_of_rank_fraction():
+    with pytest.warns(DeprecationWarning, match="rank_fraction"):
+        old = occ.tucker2(ratio=0.5)
+    assert old.rank_fraction == 0.5 and old.ranks_for((8, 6, 3, 3)) == occ.tucker2(0.5).ranks_for((8, 6, 3, 3))
+    with pytest.warns(DeprecationWarning, match="rank_fraction"):
+        assert occ.Tucker2Transform(ratio=0.25).rank_fraction == 0.25
+    with pytest.warns(DeprecationWarning, match="rank_fraction"):
+        assert old.ratio == 0.5
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="not also its deprecated alias"):
+        occ.tucker2(0.5, ratio=0.5)
 
 
 def test_magnitude_prune_exact_fraction_keeps_largest():
@@ -178,7 +191,7 @@ def test_weight_decay_and_uniform_noise():
         (lambda: occ.magnitude_prune(1.0), r"rate must be in \[0.0, 1.0\)"),
         (lambda: occ.magnitude_prune(lambda t: 1.5)(torch.ones(3)), r"rate must be in \[0.0, 1.0\)"),
         (lambda: occ.tiled_low_rank(0, 2), "tile must be a positive int"),
-        (lambda: occ.tucker2(0.0), r"ratio must be in \(0, 1\]"),
+        (lambda: occ.tucker2(0.0), r"rank_fraction must be in \(0, 1\]"),
         (lambda: occ.tucker2(0.5)(torch.ones(4)), "at least 2 dims"),
         (lambda: occ.uniform_noise(-1.0), r"a must be in \[0.0, inf\]"),
         (lambda: occ.frequency_truncate(0.0)(torch.ones(4, 4)), r"keep rate must be in \(0, 1\]"),

@@ -53,6 +53,7 @@ CHAPTERS: dict[str, str] = {
     "lenet5": "fr.lenet5",
     "spectrum": "fr.spectrum",
     "unet": "fr.segment",
+    "nr_lowrank": "nr.lowrank",
 }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -62,6 +63,12 @@ def lowered(w: torch.Tensor) -> torch.Tensor:
     """``w`` of shape (T, *rest) as a T x prod(rest) matrix in the work dtype (a 1-d w: 1 x n)."""
     m = w.reshape(1, -1) if w.dim() == 1 else w.reshape(w.shape[0], -1)
     return m.to(_work_dtype(w.dtype))
+
+
+def lowered_shape(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(rows, cols) of :func:`lowered` for a weight of ``shape``: ``T x prod(rest)`` (1-d: ``1 x n``)."""
+    shape = tuple(shape)
+    return (1, shape[0]) if len(shape) == 1 else (shape[0], math.prod(shape[1:]))
 
 
 def round_half_up(x: float) -> int:
@@ -453,6 +460,12 @@ class LowRankSVD(Transform):
         left, right = _truncated(lowered(w), self.rank)
         return LowRank(tuple(w.shape), left, right, w.dtype)
 
+    def stored_numbers(self, shape: tuple[int, ...]) -> int:
+        """Numbers the factors of a weight of ``shape`` store: ``r (m + n)`` for the lowered ``m x n``,
+        ``r = min(rank, m, n)``."""
+        m, n = lowered_shape(shape)
+        return min(self.rank, m, n) * (m + n)
+
     def decompress(self, c):
         return (c.left @ c.right).reshape(c.shape).to(c.dtype)
 
@@ -486,6 +499,16 @@ class TiledSVD(Transform):
             left, right = _truncated(block.reshape(nr, th, nc, tw).transpose(1, 2), self.rank)  # batched SVD
             groups.append(TileGroup(rows[0], cols[0], left, right))
         return TiledLowRank(tuple(w.shape), self.tile, groups, w.dtype)
+
+    def stored_numbers(self, shape: tuple[int, ...]) -> int:
+        """Numbers the tile factors of a weight of ``shape`` store: ``sum min(rank, th, tw) (th + tw)``
+        over the tiles ``th x tw`` of :meth:`compress` (edge tiles smaller)."""
+        total = 0
+        for rows, cols in _tile_groups(lowered_shape(shape), self.tile):
+            h, w = rows[1] - rows[0], cols[1] - cols[0]
+            th, tw = min(self.tile[0], h), min(self.tile[1], w)
+            total += (h // th) * (w // tw) * min(self.rank, th, tw) * (th + tw)
+        return total
 
     def decompress(self, c):
         return tiled_matrix(c).reshape(c.shape).to(c.dtype)
@@ -521,28 +544,49 @@ def _unfold(x: torch.Tensor, mode: int) -> torch.Tensor:
 class Tucker2Transform(Transform):
     name = "tucker2"
 
-    def __init__(self, ratio: float | None = None, *, ranks: tuple[int, int] | None = None, iters: int = 2):
-        if (ratio is None) == (ranks is None):
-            raise ValueError("tucker2: give exactly one of ratio and ranks")
-        if ratio is not None:
-            _check_real("ratio", ratio, 0.0, 1.0)
-            if ratio == 0:
-                raise ValueError(f"ratio must be in (0, 1], got {ratio!r}")
+    def __init__(
+        self,
+        rank_fraction: float | None = None,
+        *,
+        ranks: tuple[int, int] | None = None,
+        iters: int = 2,
+        ratio: float | None = None,
+    ):
+        rank_fraction = _deprecated_ratio(rank_fraction, ratio)
+        if (rank_fraction is None) == (ranks is None):
+            raise ValueError("tucker2: give exactly one of rank_fraction and ranks")
+        if rank_fraction is not None:
+            _check_real("rank_fraction", rank_fraction, 0.0, 1.0)
+            if rank_fraction == 0:
+                raise ValueError(f"rank_fraction must be in (0, 1], got {rank_fraction!r}")
         if ranks is not None:
             ranks = tuple(_check_int("ranks", r) for r in ranks)
             if len(ranks) != 2:
                 raise ValueError(f"ranks must be a pair (R_t, R_s), got {ranks!r}")
-        self.ratio, self.ranks, self.iters = ratio, ranks, _check_int("iters", iters, 0)
+        self.rank_fraction, self.ranks, self.iters = rank_fraction, ranks, _check_int("iters", iters, 0)
+
+    @property
+    def ratio(self) -> float | None:
+        """Deprecated name of :attr:`rank_fraction`."""
+        warnings.warn(_RATIO_DEPRECATED, DeprecationWarning, stacklevel=2)
+        return self.rank_fraction
 
     def ranks_for(self, shape: tuple[int, ...]) -> tuple[int, int]:
-        """(R_t, R_s): ``max(1, round_half_up(ratio * T or S))`` (or ``ranks``), capped at the ranks the
-        mode unfoldings can have: ``R_t <= min(T, S * k)``, ``R_s <= min(S, T * k)``, k = prod(kernel)."""
+        """(R_t, R_s): ``max(1, round_half_up(rank_fraction * T or S))`` (or ``ranks``), capped at the ranks
+        the mode unfoldings can have: ``R_t <= min(T, S * k)``, ``R_s <= min(S, T * k)``, k = prod(kernel)."""
         T, S, k = shape[0], shape[1], math.prod(shape[2:])
         if self.ranks is not None:
             rt, rs = self.ranks
         else:
-            rt, rs = (max(1, round_half_up(self.ratio * n)) for n in (T, S))
+            rt, rs = (max(1, round_half_up(self.rank_fraction * n)) for n in (T, S))
         return min(rt, T, S * k), min(rs, S, T * k)
+
+    def stored_numbers(self, shape: tuple[int, ...]) -> int:
+        """Numbers the Tucker-2 of a weight of ``shape`` ``(T, S, *kernel)`` stores at :meth:`ranks_for`:
+        ``S R_s + k R_s R_t + T R_t`` (``P_s``, the core, ``P_t``; k = prod(kernel), Section 6.2 of the paper)."""
+        T, S, k = shape[0], shape[1], math.prod(shape[2:])
+        rt, rs = self.ranks_for(tuple(shape))
+        return S * rs + k * rs * rt + T * rt
 
     def compress(self, w, *, step=0, index=0):
         _check_weight(w, "tucker2", min_dim=2)
@@ -562,15 +606,38 @@ class Tucker2Transform(Transform):
         return torch.einsum("ab...,ta,sb->ts...", c.core, c.p_t, c.p_s).to(c.dtype)
 
 
-def tucker2(ratio: float | None = None, *, ranks: tuple[int, int] | None = None, iters: int = 2) -> Tucker2Transform:
+_RATIO_DEPRECATED = "tucker2(ratio=...) is deprecated: the fraction of T and S kept is now rank_fraction=..."
+
+
+def _deprecated_ratio(rank_fraction: float | None, ratio: float | None) -> float | None:
+    """``rank_fraction``, or the deprecated ``ratio`` (with a DeprecationWarning pointing at the caller of
+    :func:`tucker2` or :class:`Tucker2Transform`)."""
+    if ratio is None:
+        return rank_fraction
+    warnings.warn(_RATIO_DEPRECATED, DeprecationWarning, stacklevel=3)
+    if rank_fraction is not None:
+        raise ValueError("tucker2: give rank_fraction, not also its deprecated alias ratio")
+    return ratio
+
+
+def tucker2(
+    rank_fraction: float | None = None,
+    *,
+    ranks: tuple[int, int] | None = None,
+    iters: int = 2,
+    ratio: float | None = None,
+) -> Tucker2Transform:
     """Tucker-2 over the output (T) and input (S) modes of a weight ``(T, S, *kernel)`` (Eq. 6).
 
-    ``R_t = max(1, round_half_up(ratio * T))``, ``R_s = max(1, round_half_up(ratio * S))`` (the
-    paper's ``R_c``), or explicit ``ranks=(R_t, R_s)``; HOSVD then ``iters`` HOOI sweeps (skipped
-    when a rank exceeds what the other mode allows, e.g. a Linear with R_t > R_s). A Linear weight
-    (T, S) is a 2-mode tensor: its Tucker-2 is ``P_t core P_s^T``, exported as three Linears.
+    ``R_t = max(1, round_half_up(rank_fraction * T))``, ``R_s = max(1, round_half_up(rank_fraction * S))``
+    (``rank_fraction`` is the paper's ``R_c``, in (0, 1]), or explicit ``ranks=(R_t, R_s)``; HOSVD then
+    ``iters`` HOOI sweeps (skipped when a rank exceeds what the other mode allows, e.g. a Linear with
+    R_t > R_s). A Linear weight (T, S) is a 2-mode tensor: its Tucker-2 is ``P_t core P_s^T``, exported
+    as three Linears. ``ratio=`` is the deprecated name of ``rank_fraction`` (a DeprecationWarning).
     """
-    return Tucker2Transform(ratio, ranks=ranks, iters=iters)
+    if ratio is not None:
+        rank_fraction = _deprecated_ratio(rank_fraction, ratio)
+    return Tucker2Transform(rank_fraction, ranks=ranks, iters=iters)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,38 +12,42 @@ schedule (:func:`fine_tune`: piecewise-constant phases of SGD):
 
 What to decompose and how is a *plan*: a list of (transform, module names), one entry per group of
 layers sharing a transform (:func:`tucker_plan`, :func:`svd_plan`, :func:`tiled_plan`).
-:class:`EventMonitor` records the probe loss and test accuracy right before and right after every
-regularization event (Figures 8 and 16: ``dL/L`` and ``dw = ||w - w~||_F^2 / N(w)``).
+:class:`~freqlib.occasional.monitor.EventMonitor` records the probe loss and test accuracy right
+before and right after every regularization event (Figures 8 and 16: ``dL/L`` and
+``dw = ||w - w~||_F^2 / N(w)``).
 
-Ranks for a target compression ratio: a ``k x k`` tile of rank ``r`` stores ``2 r k`` numbers
-instead of ``k^2``, so a lowered matrix cut into whole tiles is compressed ``k / (2 r)`` times and
-``r = floor(k / (2 ratio))`` (Table 5's ranks: 16, 8, 4, 2 at 2x for tiles of 64 ... 8).
-:func:`svd_rank_for` counts exactly (edge tiles, ranks capped by the tile) and takes the largest
-rank that reaches the ratio. Tucker-2 with ranks ``(R_t, R_s)`` stores ``S R_s + d^2 R_s R_t + T R_t``
-numbers (Section 6.2's formula; :func:`tucker_params`).
+Ranks for a target compression (dense over stored numbers, >= 1; Tucker-2's ``R_c`` is a
+rank fraction, :func:`freqlib.occasional.tucker2`'s ``rank_fraction``): a ``k x k`` tile of rank ``r``
+stores ``2 r k`` numbers instead of ``k^2``, so a lowered matrix cut into whole tiles is compressed
+``k / (2 r)`` times and ``r = floor(k / (2 compression))`` (Table 5's ranks: 16, 8, 4, 2 at 2x for
+tiles of 64 ... 8). :func:`svd_rank_for` counts exactly (the transforms' ``stored_numbers``: edge
+tiles, ranks capped by the tile) and takes the largest rank that reaches the compression. Tucker-2
+with ranks ``(R_t, R_s)`` stores ``S R_s + d^2 R_s R_t + T R_t`` numbers (Section 6.2's formula).
 
 The printed numbers: Table 5 (:func:`paper_table5`), Table 6 (:func:`paper_table6`) and the text on
 Figure 19 (:func:`paper_fig19`); Figures 7, 8, 16 and 18 are images.
+
+The chapter's contract (:mod:`freqlib.experiment`): :class:`Config`, :func:`run` (a ``ChapterResult``
+with every table of the chapter), :func:`claims`; ``plot_fig7``, ``plot_fig8``, ``plot_fig16`` and
+``plot_fig18`` draw its figures.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
-import inspect
 import math
 import os
-import sys
 import time
 from collections.abc import Mapping, Sequence
-from numbers import Integral, Real
+from dataclasses import dataclass
+from numbers import Real
 from pathlib import Path
 
 import pandas as pd
 import torch
-import tqdm
 from torch import nn
 
+from ... import experiment
 from ...claims import (
     Baseline,
     Claim,
@@ -58,11 +62,13 @@ from ...claims import (
     trained,
 )
 from ...data import ImageDataset
+from ...experiment import ChapterResult
+from ...loop import check_positive_int, progress_bar
 from ...models.resnet_cifar import ResNetCifarA
 from ...models.vgg19 import VGG19Cifar
 from ...occasional import OccasionalRegularizer, export, low_rank, tiled_low_rank, tucker2
-from ...occasional.monitor import EventMonitor
-from ...occasional.transforms import Transform
+from ...occasional.monitor import MONITOR_COLUMNS, EventMonitor
+from ...occasional.transforms import Transform, lowered_shape
 from ...train import evaluate, train_steps
 from .. import load_labelled, parts_table
 from .grids import LABELS
@@ -90,7 +96,7 @@ PAPER_VGG = {
     "fractions": (1 / 6,) * 6,
     "period": 300,
     "tile": 64,
-    "fc_ratio": 8,
+    "fc_compression": 8,
     "min_in": 128,
 }
 #: Figure 19 (ResNet-34 on ImageNet): 80 epochs at 0.01, 0.001, 0.0001 for 20, 30 and 30 epochs, pNR 500;
@@ -112,14 +118,14 @@ PAPER_RESNET34 = {
 
 
 def paper_table5() -> pd.DataFrame:
-    """Table 5 as printed: ``ratio`` (2 or 4), ``tile`` (k of k x k), ``rank``, ``accuracy`` and
+    """Table 5 as printed: ``compression`` (2 or 4), ``tile`` (k of k x k), ``rank``, ``accuracy`` and
     ``pretrained`` (%), one row per cell."""
     return pd.read_csv(DATA / "nr_table5.csv", comment="#")
 
 
 def paper_table6() -> pd.DataFrame:
     """Table 6 as printed: ``scheme`` (pre-trained, tucker, tiled_svd), ``parameter``, ``R_c``, ``tile``,
-    ``rank``, ``weights_M``, ``weights_ratio``, ``flops_M``, ``flops_ratio``, ``accuracy`` (%)."""
+    ``rank``, ``weights_M``, ``weights_compression``, ``flops_M``, ``flops_reduction``, ``accuracy`` (%)."""
     return pd.read_csv(DATA / "nr_table6.csv", comment="#")
 
 
@@ -133,78 +139,51 @@ def paper_fig19() -> pd.DataFrame:
 # parameter counts and ranks
 
 
-def _check_ratio(ratio) -> float:
-    if isinstance(ratio, bool) or not isinstance(ratio, Real) or not ratio >= 1:
-        raise ValueError(f"ratio (target compression) must be a real number >= 1, got {ratio!r}")
-    return float(ratio)
+def _check_compression(compression) -> float:
+    if isinstance(compression, bool) or not isinstance(compression, Real) or not compression >= 1:
+        raise ValueError(f"compression (dense over stored numbers) must be a real number >= 1, got {compression!r}")
+    return float(compression)
 
 
-def lowered_shape(shape: Sequence[int]) -> tuple[int, int]:
-    """(rows, cols) of the lowered weight of ``shape`` ``(T, S, *kernel)``: ``T x (S * prod(kernel))``."""
-    return int(shape[0]), int(math.prod(shape[1:]))
+def _svd(tile: int | None, rank: int) -> Transform:
+    """SVD of the lowered weight (``tile`` None) or its tiled SVD with ``tile`` x ``tile`` tiles, at ``rank``."""
+    return low_rank(rank) if tile is None else tiled_low_rank(tile, rank)
 
 
-def tiled_params(shape: Sequence[int], tile: int | None, rank: int) -> int:
-    """Numbers stored by the SVD of the lowered weight cut into ``tile x tile`` tiles (None: one tile),
-    each tile ``th x tw`` keeping rank ``min(rank, th, tw)``: ``sum min(rank, th, tw) (th + tw)``.
+def svd_rank_for(shape: Sequence[int], compression: float, tile: int | None = None) -> int:
+    """The largest rank whose (tiled) SVD of a weight of ``shape`` is compressed at least ``compression`` times.
 
-    Edge tiles are smaller when ``tile`` does not divide the matrix (as :func:`freqlib.occasional.tiled_low_rank`)."""
-    m, n = lowered_shape(shape)
-    tm, tn = (m, n) if tile is None else (tile, tile)
-    total = 0
-    for rows in _spans(m, tm):
-        for cols in _spans(n, tn):
-            count = (rows[1] // rows[0]) * (cols[1] // cols[0])  # tiles of size rows[0] x cols[0]
-            total += count * min(rank, rows[0], cols[0]) * (rows[0] + cols[0])
-    return total
-
-
-def _spans(n: int, t: int) -> list[tuple[int, int]]:
-    """(tile size, total length) of the whole tiles and of the edge remainder along one axis."""
-    t = min(t, n)
-    whole = (n // t) * t
-    return [(t, whole)] + ([(n - whole, n - whole)] if n > whole else [])
-
-
-def svd_rank_for(shape: Sequence[int], ratio: float, tile: int | None = None) -> int:
-    """The largest rank whose (tiled) SVD of a weight of ``shape`` is compressed at least ``ratio`` times.
-
-    Whole ``k x k`` tiles: ``floor(k / (2 ratio))``; one tile (``tile`` None) of an ``m x n`` matrix:
-    ``floor(m n / (ratio (m + n)))``. Raises ValueError (naming the shape) when rank 1 cannot reach it.
+    Whole ``k x k`` tiles: ``floor(k / (2 compression))``; one tile (``tile`` None) of an ``m x n`` matrix:
+    ``floor(m n / (compression (m + n)))``. Counts with the transforms' ``stored_numbers``. Raises
+    ValueError (naming the shape) when rank 1 cannot reach it.
     """
-    ratio = _check_ratio(ratio)
-    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, Integral) or tile < 1):
-        raise ValueError(f"tile must be a positive int or None, got {tile!r}")
+    compression = _check_compression(compression)
+    if tile is not None:
+        check_positive_int("tile", tile)
     dense = math.prod(shape)
     best = 0
     for r in range(1, min(*lowered_shape(shape), tile or math.inf) + 1):
-        if dense / tiled_params(shape, tile, r) >= ratio - 1e-12:
+        if dense / _svd(tile, r).stored_numbers(tuple(shape)) >= compression - 1e-12:
             best = r
         else:
             break
     if best == 0:
-        raise ValueError(f"a weight of shape {tuple(shape)} with tile {tile} cannot reach {ratio:g}x even at rank 1")
+        raise ValueError(
+            f"a weight of shape {tuple(shape)} with tile {tile} cannot reach {compression:g}x even at rank 1"
+        )
     return best
 
 
-def tucker_params(shape: Sequence[int], ranks: tuple[int, int]) -> int:
-    """Numbers stored by Tucker-2 of a ``(T, S, d, d)`` weight with ranks ``(R_t, R_s)``:
-    ``S R_s + d^2 R_s R_t + T R_t`` (Section 6.2)."""
-    t, s, k = shape[0], shape[1], math.prod(shape[2:])
-    rt, rs = ranks
-    return s * rs + k * rs * rt + t * rt
-
-
-def tucker_ranks_for(shape: Sequence[int], ratio: float) -> tuple[int, int]:
+def tucker_ranks_for(shape: Sequence[int], compression: float) -> tuple[int, int]:
     """The largest ``(R_t, R_s)`` proportional to ``(T, S)`` (``R_s = max(1, round(R_t S / T))``) whose
-    Tucker-2 is compressed at least ``ratio`` times; ValueError naming the shape when (1, 1) cannot."""
-    ratio = _check_ratio(ratio)
+    Tucker-2 is compressed at least ``compression`` times; ValueError naming the shape when (1, 1) cannot."""
+    compression = _check_compression(compression)
     t, s = shape[0], shape[1]
     for rt in range(t, 0, -1):
-        rs = max(1, min(s, math.floor(rt * s / t + 0.5)))
-        if math.prod(shape) / tucker_params(shape, (rt, rs)) >= ratio - 1e-12:
-            return rt, rs
-    raise ValueError(f"a weight of shape {tuple(shape)} cannot reach {ratio:g}x with Tucker-2")
+        ranks = (rt, max(1, min(s, math.floor(rt * s / t + 0.5))))
+        if math.prod(shape) / tucker2(ranks=ranks).stored_numbers(tuple(shape)) >= compression - 1e-12:
+            return ranks
+    raise ValueError(f"a weight of shape {tuple(shape)} cannot reach {compression:g}x with Tucker-2")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,20 +233,21 @@ def compressed_counts(
     """(weights, MACs) of one conv of weight ``shape`` (T, S, d, d) applied at ``p_in`` input and ``p_out``
     output positions, as :func:`freqlib.occasional.export` builds and counts it.
 
-    ``scheme``: ``"dense"``; ``"tucker"`` (ranks ``R_c (T, S)`` rounded half up, as :func:`tucker2`): a 1x1
-    conv S -> R_s at the input positions, a d x d conv R_s -> R_t and a 1x1 conv R_t -> T at the output
-    positions; ``"tiled_svd"`` (``tile`` x ``tile`` tiles of ``rank``): :func:`tiled_params` numbers, each
-    used once per output position.
+    ``scheme``: ``"dense"``; ``"tucker"`` (:func:`tucker2` at rank fraction ``rc``: its ``ranks_for`` and
+    ``stored_numbers``): a 1x1 conv S -> R_s at the input positions, a d x d conv R_s -> R_t and a 1x1
+    conv R_t -> T at the output positions; ``"tiled_svd"`` (``tile`` x ``tile`` tiles of ``rank``): the
+    tile factors' numbers, each used once per output position.
     """
+    shape = tuple(shape)
     dense = math.prod(shape)
     if scheme == "dense":
         return dense, dense * p_out
     if scheme == "tucker":
-        t, s, k = shape[0], shape[1], math.prod(shape[2:])
-        rt, rs = (max(1, math.floor(rc * n + 0.5)) for n in (t, s))
-        return tucker_params(shape, (rt, rs)), s * rs * p_in + (k * rs * rt + t * rt) * p_out
+        transform = tucker2(rc)
+        weights, (_, rs) = transform.stored_numbers(shape), transform.ranks_for(shape)
+        return weights, shape[1] * rs * p_in + (weights - shape[1] * rs) * p_out
     if scheme == "tiled_svd":
-        weights = tiled_params(shape, tile, rank)
+        weights = _svd(tile, rank).stored_numbers(shape)
         return weights, weights * p_out
     raise ValueError(f"scheme must be dense, tucker or tiled_svd, got {scheme!r}")
 
@@ -279,9 +259,10 @@ def architecture_sizes(
     ones; ``compressed``) and of all its convolutions but 1x1 (``all``), per setting: a dict of
     :func:`compressed_counts` keywords (``scheme`` and ``rc``, or ``tile`` and ``rank``).
 
-    Columns: ``scheme``, ``parameter``, ``weights``, ``macs`` (compressed layers), ``weights ratio``,
-    ``macs ratio`` (against ``dense``) and ``all weights ratio`` (all kernel convs, the uncompressed
-    ones dense: Figure 19's "overall compression")."""
+    Columns: ``scheme``, ``parameter``, ``weights``, ``macs`` (compressed layers), ``all weights``,
+    ``weights compression``, ``mac reduction`` (against ``dense``), ``all weights compression`` (all kernel
+    convs, the uncompressed ones dense: Figure 19's "overall compression") and ``dense share (%)`` (the
+    share of ``all weights`` in the convolutions left dense)."""
     every = conv_positions(model, convs(model, skip_first=False), input_shape)
     chosen = set(convs(model, skip_first=False, min_in=min_in))
     rest = sum(math.prod(shape) for name, (shape, _, _) in every.items() if name not in chosen)
@@ -305,17 +286,18 @@ def architecture_sizes(
             }
         )
     table = pd.DataFrame(rows)
-    table["weights ratio"] = table.weights.iloc[0] / table.weights
-    table["macs ratio"] = table.macs.iloc[0] / table.macs
-    table["all weights ratio"] = table["all weights"].iloc[0] / table["all weights"]
+    table["weights compression"] = table.weights.iloc[0] / table.weights
+    table["mac reduction"] = table.macs.iloc[0] / table.macs
+    table["all weights compression"] = table["all weights"].iloc[0] / table["all weights"]
+    table["dense share (%)"] = 100 * rest / table["all weights"]
     return table
 
 
 def table6_sizes() -> pd.DataFrame:
     """Table 6's weight sizes and FLOPs regenerated from full-size VGG19 (32x32 inputs; convolutions with
     ``S >= 128``; ``M`` = 2^20, FLOPs = 2 MACs) beside the printed ones: one row per printed row, columns
-    ``scheme``, ``parameter``, ``weights_M``, ``weights_ratio``, ``flops_M``, ``flops_ratio`` (ours) and
-    the same with `` paper``."""
+    ``scheme``, ``parameter``, ``weights_M``, ``weights_compression``, ``flops_M``, ``flops_reduction`` (ours)
+    and the same with `` paper``."""
     paper = paper_table6()
     settings = [{"scheme": "tucker", "rc": rc} for rc in paper.R_c.dropna()]
     settings += [
@@ -327,13 +309,13 @@ def table6_sizes() -> pd.DataFrame:
             "scheme": sizes.scheme.replace({"dense": "pre-trained"}),
             "parameter": sizes.parameter,
             "weights_M": sizes.weights / PAPER_M,
-            "weights_ratio": sizes["weights ratio"],
+            "weights_compression": sizes["weights compression"],
             "flops_M": 2 * sizes.macs / PAPER_M,
-            "flops_ratio": sizes["macs ratio"],
+            "flops_reduction": sizes["mac reduction"],
         }
     )
-    printed = paper[["scheme", "parameter", "weights_M", "weights_ratio", "flops_M", "flops_ratio"]]
-    return ours.merge(printed, on=["scheme", "parameter"], suffixes=("", " paper"), validate="1:1")
+    columns = ["scheme", "parameter", "weights_M", "weights_compression", "flops_M", "flops_reduction"]
+    return ours.merge(paper[columns], on=["scheme", "parameter"], suffixes=("", " paper"), validate="1:1")
 
 
 def fig19_sizes() -> pd.DataFrame:
@@ -357,8 +339,12 @@ def build_resnet(blocks: int = 5, width: float = 1.0, num_classes: int = 10) -> 
     """He et al.'s CIFAR ResNet with ``blocks`` blocks per stage (5: ResNet-32) and widths ``(16, 32, 64) * width``."""
     if not width > 0:
         raise ValueError(f"width must be > 0, got {width!r}")
-    widths = tuple(max(1, round(c * width)) for c in (16, 32, 64))
-    return ResNetCifarA(blocks, num_classes, widths=widths)
+    return ResNetCifarA(blocks, num_classes, widths=resnet_widths(width))
+
+
+def resnet_widths(width: float) -> tuple[int, int, int]:
+    """The stage widths ``(16, 32, 64) * width`` of :func:`build_resnet` (rounded, at least 1)."""
+    return tuple(max(1, round(c * width)) for c in (16, 32, 64))
 
 
 def build_vgg19(width: float = 1.0, batch_norm: bool = True, dropout: float = 0.5, num_classes: int = 10) -> nn.Module:
@@ -400,19 +386,23 @@ def _by_shape(model: nn.Module, names: Sequence[str]) -> dict[tuple[int, ...], l
     return groups
 
 
-def tucker_plan(model: nn.Module, names: Sequence[str], *, rc: float | None = None, ratio: float | None = None) -> Plan:
+def tucker_plan(
+    model: nn.Module, names: Sequence[str], *, rc: float | None = None, compression: float | None = None
+) -> Plan:
     """Tucker-2 of the layers ``names``: ranks ``R_c (T, S)`` (``rc``, one transform) or, per shape, the
-    largest proportional ranks reaching ``ratio`` (:func:`tucker_ranks_for`)."""
-    if (rc is None) == (ratio is None):
-        raise ValueError("tucker_plan: give exactly one of rc and ratio")
+    largest proportional ranks reaching ``compression`` (:func:`tucker_ranks_for`)."""
+    if (rc is None) == (compression is None):
+        raise ValueError("tucker_plan: give exactly one of rc and compression")
     if rc is not None:
         return [(tucker2(rc), list(names))]
-    return [(tucker2(ranks=tucker_ranks_for(shape, ratio)), group) for shape, group in _by_shape(model, names).items()]
+    return [
+        (tucker2(ranks=tucker_ranks_for(shape, compression)), group) for shape, group in _by_shape(model, names).items()
+    ]
 
 
-def svd_plan(model: nn.Module, names: Sequence[str], ratio: float) -> Plan:
-    """SVD of the lowered weights of ``names``, per shape the largest rank reaching ``ratio``."""
-    return [(low_rank(svd_rank_for(shape, ratio)), group) for shape, group in _by_shape(model, names).items()]
+def svd_plan(model: nn.Module, names: Sequence[str], compression: float) -> Plan:
+    """SVD of the lowered weights of ``names``, per shape the largest rank reaching ``compression``."""
+    return [(low_rank(svd_rank_for(shape, compression)), group) for shape, group in _by_shape(model, names).items()]
 
 
 def tiled_plan(
@@ -420,13 +410,13 @@ def tiled_plan(
     names: Sequence[str],
     tile: int | Mapping[int, int],
     *,
-    ratio: float | None = None,
+    compression: float | None = None,
     rank: int | None = None,
 ) -> Plan:
     """Tiled SVD of ``names``: ``tile`` (k of k x k, or a mapping input channels S -> k, as Figure 18's
-    per-group ``(k1, k2, k3)``), per shape the largest rank reaching ``ratio``, or a fixed ``rank``."""
-    if (ratio is None) == (rank is None):
-        raise ValueError("tiled_plan: give exactly one of ratio and rank")
+    per-group ``(k1, k2, k3)``), per shape the largest rank reaching ``compression``, or a fixed ``rank``."""
+    if (compression is None) == (rank is None):
+        raise ValueError("tiled_plan: give exactly one of compression and rank")
     plan: Plan = []
     for shape, group in _by_shape(model, names).items():
         if isinstance(tile, Mapping):
@@ -435,7 +425,7 @@ def tiled_plan(
             k = tile[shape[1]]
         else:
             k = tile
-        r = rank if rank is not None else svd_rank_for(shape, ratio, k)
+        r = rank if rank is not None else svd_rank_for(shape, compression, k)
         plan.append((tiled_low_rank(k, r), group))
     return plan
 
@@ -479,7 +469,7 @@ def dense_counts(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[int, f
 def model_size(model: nn.Module, report: pd.DataFrame, input_shape: tuple[int, ...]) -> dict:
     """Weights (numbers, biases excluded) and MACs of the whole ``model`` (dense) and after the ``report``'s
     decompositions (:func:`export_plan`, float32). Keys: ``weights``, ``weights compressed``, ``macs``,
-    ``macs compressed``, and the ratios ``compression`` (the compressed layers only; NaN without any),
+    ``macs compressed``, and ``compression`` (the compressed layers only; NaN without any),
     ``model compression`` (whole model) and ``mac reduction`` (whole model)."""
     weights, macs = dense_counts(model, input_shape)
     saved_w = float((report.dense_bytes - report.compressed_bytes).sum()) / 4
@@ -607,8 +597,7 @@ def train_compressed(
     """
     if method not in ("typical", "occasional"):
         raise ValueError(f"method must be 'typical' or 'occasional', got {method!r}")
-    if isinstance(period, bool) or not isinstance(period, Integral) or period < 1:
-        raise ValueError(f"period (pNR) must be a positive int, got {period!r}")
+    check_positive_int("period (pNR)", period)
     if method == "occasional" and steps % period:
         raise ValueError(f"steps ({steps}) must be a multiple of pNR ({period}): training ends at Step 3, an event")
     torch.manual_seed(seed)
@@ -672,8 +661,14 @@ def probe_batch(train_set: ImageDataset, n: int, seed: int = 0) -> tuple[torch.T
     return train_set.subset(n, seed=seed)[:]
 
 
-def _runs_bar(total: int, desc: str):
-    return tqdm.tqdm(total=total, desc=desc, file=sys.stderr, ascii=True)
+def _planned(skipped: list[str], where: str, make, *args, **kwargs):
+    """``make(*args, **kwargs)`` (a plan), or None with ``where: why`` appended to ``skipped`` when no
+    rank reaches the compression it asks for."""
+    try:
+        return make(*args, **kwargs)
+    except ValueError as e:
+        skipped.append(f"{where}: {e}")
+        return None
 
 
 def run_resnet(
@@ -693,20 +688,22 @@ def run_resnet(
     monitor_rc: float | None = 0.5,
     probe_size: int = 500,
     tiles: Sequence[int] = (64, 32, 16, 8),
-    table5_ratios: Sequence[float] = (2, 4),
-    fig18_ratios: Sequence[float] = (2, 3, 4),
+    table5_compressions: Sequence[float] = (2, 4),
+    fig18_compressions: Sequence[float] = (2, 3, 4),
     fig18_tiles: Sequence[Sequence[int]] = ((16, 32, 64), (8, 16, 32)),
     seed: int = 0,
     device: str | torch.device = "cpu",
+    progress: bool = True,
 ) -> dict:
     """Pre-train one ResNet, then every ResNet run of the chapter from it.
 
     Returns a dict: ``pretrained`` (the model), ``pretrained accuracy``, ``pretrain s``, ``name`` (e.g.
     ``ResNet-32 x0.25``), ``test images`` (how many the accuracies are measured on), ``fig7`` (one row
     per (R_c, method): columns ``rc`` and :func:`train_compressed`'s), ``fig8`` (monitor frames of the
-    ``monitor_rc`` runs by method), ``table5`` (``ratio``, ``tile``, ``rank`` and the row), ``fig18``
-    (``ratio``, ``scheme``, ``tiles`` and the row) and ``skipped`` (the cells no rank can reach, said why).
-    ``fig18_tiles``: per run the tile sizes of the layers with S = the three stage widths.
+    ``monitor_rc`` runs by method), ``table5`` (``target compression``, ``tile``, ``rank`` and the row),
+    ``fig18`` (``target compression``, ``scheme``, ``tiles`` and the row) and ``skipped`` (the cells no
+    rank can reach, said why). ``fig18_tiles``: per run the tile sizes of the layers with S = the three
+    stage widths.
     """
     torch.manual_seed(seed)
     model = build_resnet(blocks, width).to(device)
@@ -724,46 +721,40 @@ def run_resnet(
         model.layer3[0].conv1.out_channels,
     ]
     probe = probe_batch(train_set, probe_size, seed)
-    common = dict(
-        steps=steps, period=period, lrs=lrs, fractions=fractions, batch_size=batch_size, input_shape=input_shape
-    )
-    common |= dict(seed=seed, device=device)
+    common = dict(steps=steps, period=period, lrs=lrs, fractions=fractions, batch_size=batch_size)
+    common |= dict(input_shape=input_shape, seed=seed, device=device)
     jobs = []
     for rc in rcs:
         for method in ("typical", "occasional"):
             jobs.append(("fig7", {"rc": rc}, method, tucker_plan(model, names, rc=rc), rc == monitor_rc))
-    skipped = []
-    for ratio in table5_ratios:
+    skipped: list[str] = []
+    for x in table5_compressions:
         for k in tiles:
-            try:
-                plan = tiled_plan(model, big, k, ratio=ratio)
-            except ValueError as e:
-                skipped.append(f"Table 5, {ratio:g}x with {k}x{k} tiles: {e}")
-                continue
-            jobs.append(("table5", {"ratio": ratio, "tile": k, "rank": plan[0][0].rank}, "occasional", plan, False))
-    for ratio in fig18_ratios:
+            plan = _planned(skipped, f"Table 5, {x:g}x with {k}x{k} tiles", tiled_plan, model, big, k, compression=x)
+            if plan is not None:
+                keys = {"target compression": x, "tile": k, "rank": plan[0][0].rank}
+                jobs.append(("table5", keys, "occasional", plan, False))
+    for ks in fig18_tiles:
+        if len(ks) != len(widths):
+            raise ValueError(f"fig18_tiles: each entry needs one tile size per stage width {widths}, got {ks!r}")
+    for x in fig18_compressions:
         candidates = [
-            ("Tucker (typical)", "", "typical", lambda r=ratio: tucker_plan(model, names, ratio=r)),
-            ("SVD (occasional)", "", "occasional", lambda r=ratio: svd_plan(model, names, r)),
+            ("Tucker (typical)", "", "typical", tucker_plan, (model, names), {"compression": x}),
+            ("SVD (occasional)", "", "occasional", svd_plan, (model, names, x), {}),
         ]
-        for ks in fig18_tiles:
-            if len(ks) != len(widths):
-                raise ValueError(f"fig18_tiles: each entry needs one tile size per stage width {widths}, got {ks!r}")
-            tiles_by_s = dict(zip(widths, ks))
-            candidates.append(
-                (f"tiled SVD {tuple(ks)} (occasional)", str(tuple(ks)), "occasional",
-                 lambda t=tiles_by_s, r=ratio: tiled_plan(model, names, t, ratio=r))
-            )  # fmt: skip
-        for scheme, tile_label, method, make in candidates:
-            try:
-                plan = make()
-            except ValueError as e:
-                skipped.append(f"Figure 18, {ratio:g}x, {scheme}: {e}")
-                continue
-            jobs.append(("fig18", {"ratio": ratio, "scheme": scheme, "tiles": tile_label}, method, plan, False))
+        candidates += [
+            (f"tiled SVD {tuple(ks)} (occasional)", str(tuple(ks)), "occasional", tiled_plan,
+             (model, names, dict(zip(widths, ks))), {"compression": x})
+            for ks in fig18_tiles
+        ]  # fmt: skip
+        for scheme, tile_label, method, make, args, kwargs in candidates:
+            plan = _planned(skipped, f"Figure 18, {x:g}x, {scheme}", make, *args, **kwargs)
+            if plan is not None:
+                keys = {"target compression": x, "scheme": scheme, "tiles": tile_label}
+                jobs.append(("fig18", keys, method, plan, False))
     rows: dict[str, list] = {"fig7": [], "table5": [], "fig18": []}
     out["fig8"] = {}
-    with _runs_bar(len(jobs), f"ResNet: {len(jobs)} fine-tuning runs") as bar:
+    with progress_bar(len(jobs), f"ResNet: {len(jobs)} fine-tuning runs", progress) as bar:
         for kind, keys, method, plan, watch in jobs:
             row, frame, _ = train_compressed(
                 model,
@@ -802,12 +793,13 @@ def run_vgg(
     fractions: Sequence[float] = PAPER_VGG["fractions"],
     rcs: Sequence[float] = (0.6, 0.5, 0.45, 0.4),
     tile: int = PAPER_VGG["tile"],
-    fc_ratio: float = PAPER_VGG["fc_ratio"],
+    fc_compression: float = PAPER_VGG["fc_compression"],
     min_in: int = PAPER_VGG["min_in"],
     seed: int = 0,
     device: str | torch.device = "cpu",
+    progress: bool = True,
 ) -> dict:
-    """Table 6: pre-train VGG19, compress its hidden FC layers ``fc_ratio`` times by occasional SVD
+    """Table 6: pre-train VGG19, compress its hidden FC layers ``fc_compression`` times by occasional SVD
     (``fc_steps`` steps, pNR ``period``; the output layer stays dense) and freeze them, then per
     ``R_c`` Tucker-2 (typical) of the convolutions with ``S >= min_in`` beside tiled SVD (occasional,
     ``tile`` x ``tile``) at the rank that reaches at least Tucker's compression of those layers.
@@ -825,49 +817,40 @@ def run_vgg(
         model, train_set, steps=pretrain_steps, batch_size=batch_size, lr=pretrain_lr, seed=seed, device=device
     )
     out = {"pretrained accuracy": evaluate(model, test_set, device), "pretrain s": pre_s}
-    out |= {"name": f"VGG19 x{width:g}", "test images": len(test_set)}
+    out |= {"name": f"VGG19 x{width:g}", "test images": len(test_set), "skipped": []}
     *fc, last = linears(model)  # the output layer stays dense: 8x leaves a 10 x 512 weight rank 1
-    out["skipped"] = []
     shape = tuple(model.get_submodule(last).weight.shape)
     try:
-        reach = f"rank {svd_rank_for(shape, fc_ratio)}"
+        reach = f"rank {svd_rank_for(shape, fc_compression)}"
     except ValueError:
         reach = "no rank"
     out["fc dense"] = [
-        f"{last} ({shape[0]} x {shape[1]}, the output layer) left dense: {fc_ratio:g}x leaves it {reach}"
+        f"{last} ({shape[0]} x {shape[1]}, the output layer) left dense: {fc_compression:g}x leaves it {reach}"
     ]
-    fc_plan = svd_plan(model, fc, fc_ratio)
+    common = dict(period=period, lrs=lrs, fractions=fractions, batch_size=batch_size, input_shape=input_shape)
+    common |= dict(seed=seed, device=device)
     fc_steps = max(period, fc_steps // period * period)
-    row, _, model = train_compressed(
-        model, "occasional", fc_plan, train_set, test_set, steps=fc_steps, period=period, lrs=lrs,
-        fractions=fractions, batch_size=batch_size, input_shape=input_shape, seed=seed, device=device,
-    )  # fmt: skip
+    fc_plan = svd_plan(model, fc, fc_compression)
+    row, _, model = train_compressed(model, "occasional", fc_plan, train_set, test_set, steps=fc_steps, **common)
     for name in fc:
         for p in model.get_submodule(name).parameters():
             p.requires_grad_(False)
     out["fc accuracy"], out["fc compression"] = row["accuracy"], row["compression"]
     names = convs(model, min_in=max(1, round(min_in * width)))
     rows = []
-    with _runs_bar(2 * len(rcs), f"VGG19: {2 * len(rcs)} fine-tuning runs") as bar:
+    with progress_bar(2 * len(rcs), f"VGG19: {2 * len(rcs)} fine-tuning runs", progress) as bar:
         for rc in rcs:
             tplan = tucker_plan(model, names, rc=rc)
-            trow, _, _ = train_compressed(
-                model, "typical", tplan, train_set, test_set, steps=steps, period=period, lrs=lrs,
-                fractions=fractions, batch_size=batch_size, input_shape=input_shape, seed=seed, device=device,
-            )  # fmt: skip
+            trow, _, _ = train_compressed(model, "typical", tplan, train_set, test_set, steps=steps, **common)
             rows.append({"rc": rc, "scheme": "Tucker (typical)", "rank": None} | trow)
             bar.update(1)
-            try:
-                splan = tiled_plan(model, names, tile, ratio=trow["compression"])
-            except ValueError as e:  # a k x k tile compresses at most k / 2 times
-                out["skipped"].append(f"R_c {rc:g}, tiled SVD {tile}x{tile}: {e}")
-                bar.update(1)
-                continue
-            srow, _, _ = train_compressed(
-                model, "occasional", splan, train_set, test_set, steps=steps, period=period, lrs=lrs,
-                fractions=fractions, batch_size=batch_size, input_shape=input_shape, seed=seed, device=device,
-            )  # fmt: skip
-            rows.append({"rc": rc, "scheme": f"tiled SVD {tile}x{tile} (occasional)", "rank": splan[0][0].rank} | srow)
+            # a k x k tile compresses at most k / 2 times
+            where = f"R_c {rc:g}, tiled SVD {tile}x{tile}"
+            splan = _planned(out["skipped"], where, tiled_plan, model, names, tile, compression=trow["compression"])
+            if splan is not None:
+                srow, _, _ = train_compressed(model, "occasional", splan, train_set, test_set, steps=steps, **common)
+                scheme = f"tiled SVD {tile}x{tile} (occasional)"
+                rows.append({"rc": rc, "scheme": scheme, "rank": splan[0][0].rank} | srow)
             bar.update(1)
     out["table6"] = pd.DataFrame(rows)
     weights, macs = dense_counts(model, input_shape)
@@ -1002,53 +985,344 @@ def run_imagenet(
 
 
 # ---------------------------------------------------------------------------------------------
-# the command line: freqlib experiment nr_lowrank -p model resnet -p pretrain_steps 600 -p steps 80 ...
-
-#: The models :func:`run` trains and the function behind each.
-RUNNERS = {"resnet": run_resnet, "vgg": run_vgg, "imagenet": run_imagenet}
+# the chapter: Config -> run(cfg) -> ChapterResult
 
 
-def run(
-    model: str = "resnet",
-    *,
-    data: str = "fashion_mnist",
-    data_dir=None,
-    train_subset: int | None = 20000,
-    test_subset: int | None = 1000,
-    image_size: int = 32,
-    **params,
-) -> pd.DataFrame:
-    """One of the chapter's models as a table (what ``freqlib experiment nr_lowrank`` prints and writes).
+@dataclass(frozen=True)
+class Config(experiment.Config):
+    """The low-rank chapter's parameters (smoke values as defaults; ``notebooks/profiles.yml`` sets the others).
 
-    ``model``: ``"resnet"`` (:func:`run_resnet`: Figures 7, 18 and Table 5), ``"vgg"`` (:func:`run_vgg`:
-    Table 6, 32x32 images) or ``"imagenet"`` (:func:`run_imagenet`: Figure 19, ``data_dir`` holds
-    ImageNet). ``params`` go to that function (e.g. ``pretrain_steps`` and ``steps``, which have no
-    default); the data (``data``, ``data_dir``, the subsets, ``image_size``) is loaded as in the
-    chapter. The table's first column ``part`` names the figure or table of each row; a ``pretrained``
-    row carries the starting accuracy (VGG19: then an ``fc stage`` row, the accuracy and the FC layers'
-    compression after the FC stage). Raises ``ValueError`` naming an unknown model or parameter.
+    Data: ``data`` ("cifar10", the paper's, read from ``data_dir``; Fashion-MNIST, three channels, stands
+    in when absent), ``train_subset``/``test_subset`` (images; None: all), ``image_size`` (pixels per side
+    of the ResNet images; VGG19 always takes 32). ResNet (Figures 7, 8, 16, 18, Table 5): ``blocks`` per
+    stage (5: ResNet-32), channels ``(16, 32, 64) * width``, pre-trained ``pretrain_steps`` SGD steps from
+    ``pretrain_lr`` (then /10, /100), fine-tuned ``steps`` steps (a multiple of ``period``, pNR) along
+    ``lrs`` over ``fractions`` of the steps, batches of ``batch_size``; Tucker-2 at each of ``rcs`` (the
+    runs at ``monitor_rc`` watched at every event, on ``probe_size`` training images), Table 5's tile
+    sizes ``tiles`` at each of ``table5_compressions``, Figure 18 at each of ``fig18_compressions`` with
+    the per-stage tile sizes ``fig18_tiles``. VGG19 (Table 6): channels times ``vgg_width``, dropout
+    ``vgg_dropout``, ``vgg_pretrain_steps`` from ``vgg_pretrain_lr``, the FC stage ``vgg_fc_steps``, then
+    ``vgg_steps`` per run at pNR ``vgg_period``, Tucker-2 at each of ``vgg_rcs`` against ``vgg_tile`` x
+    ``vgg_tile`` tiles. ``threads``: CPU threads the notebook trains on (:func:`freqlib.report.setup`;
+    None: the book's 2).
     """
-    if model not in RUNNERS:
-        raise ValueError(f"model must be one of {', '.join(RUNNERS)}, got {model!r}")
-    runner = RUNNERS[model]
-    accepted = [n for n in inspect.signature(runner).parameters if n not in ("train_set", "test_set", "data_dir")]
-    unknown = [n for n in params if n not in accepted]
-    if unknown:
-        raise ValueError(
-            f"{runner.__name__}() has no parameter(s) {', '.join(unknown)}; it accepts: {', '.join(accepted)}"
+
+    chapter = "nr_lowrank"
+    data: str = "cifar10"
+    data_dir: str | None = None
+    train_subset: int | None = 256
+    test_subset: int | None = 200
+    image_size: int = 8
+    blocks: int = 5
+    width: float = 0.25
+    rcs: Sequence[float] = (0.5,)
+    monitor_rc: float | None = 0.5
+    probe_size: int = 128
+    batch_size: int = 32
+    pretrain_steps: int = 40
+    pretrain_lr: float = 0.1
+    steps: int = 10
+    lrs: Sequence[float] = (0.1, 0.01, 0.001)
+    fractions: Sequence[float] = (0.5, 0.25, 0.25)
+    period: int = 5
+    tiles: Sequence[int] = (16, 4)
+    table5_compressions: Sequence[float] = (2,)
+    fig18_compressions: Sequence[float] = (2,)
+    fig18_tiles: Sequence[Sequence[int]] = ((4, 8, 16),)
+    vgg_width: float = 0.0625
+    vgg_dropout: float = 0.0
+    vgg_pretrain_steps: int = 20
+    vgg_pretrain_lr: float = 0.01
+    vgg_fc_steps: int = 5
+    vgg_rcs: Sequence[float] = (0.5,)
+    vgg_steps: int = 10
+    vgg_period: int = 5
+    vgg_tile: int = 8
+    seed: int = 0
+    threads: int | None = 1
+
+    @property
+    def paper_models(self) -> bool:
+        """Whether the models are the paper's full-width ResNet-32 and VGG19."""
+        return self.width == 1 and self.blocks == 5 and self.vgg_width == 1
+
+
+def _check(cfg: Config) -> None:
+    """ValueError naming the first bad step count or period of ``cfg``, before anything trains."""
+    for name in ("image_size", "blocks", "batch_size", "pretrain_steps", "steps", "period", "probe_size"):
+        check_positive_int(name, getattr(cfg, name))
+    for name in ("vgg_pretrain_steps", "vgg_fc_steps", "vgg_steps", "vgg_period", "vgg_tile"):
+        check_positive_int(name, getattr(cfg, name))
+    for steps, period in (("steps", "period"), ("vgg_steps", "vgg_period")):
+        if getattr(cfg, steps) % getattr(cfg, period):
+            raise ValueError(
+                f"{steps} ({getattr(cfg, steps)}) must be a multiple of {period} ({getattr(cfg, period)}): "
+                "occasional training ends at Step 3, an event"
+            )
+
+
+def exact_tables() -> dict[str, pd.DataFrame]:
+    """What needs no training, from the full-size architectures: ``"table5 ranks"`` (:func:`table5_ranks`),
+    ``"tucker compression"`` (Figure 8's 2.8x: layer shape, R_c 0.5, our compression, the printed one),
+    ``"table6 sizes"`` (:func:`table6_sizes`) and ``"fig19 sizes"`` (:func:`fig19_sizes`)."""
+    shape = paper_layer_shape()
+    tucker = {"layer": str(shape), "R_c": 0.5, "compression": tucker_compression(0.5, shape), "paper": 2.8}
+    return {
+        "table5 ranks": table5_ranks(shape),
+        "tucker compression": pd.DataFrame([tucker]),
+        "table6 sizes": table6_sizes(),
+        "fig19 sizes": fig19_sizes(),
+    }
+
+
+def _pivot(cells: pd.DataFrame, index: str, percent: float, layers: str, pre: float) -> pd.DataFrame:
+    """Table 5's layout: one row per compression, one column per tile size (largest first), each cell
+    ``accuracy (r=rank)`` (``accuracy`` times ``percent``), after ``layers`` and ``pre-trained (%)``."""
+    text = cells.assign(cell=[f"{percent * a:.2f} (r={r})" for a, r in zip(cells.accuracy, cells["rank"])])
+    wide = text.pivot(index=index, columns="tile", values="cell").sort_index(axis=1, ascending=False)
+    wide.columns = [f"{k}x{k}" for k in wide.columns]
+    wide.insert(0, "pre-trained (%)", round(pre, 2))
+    wide.insert(0, "layers", layers)
+    return wide
+
+
+def _table6_view(vgg: Mapping, tile: int) -> pd.DataFrame:
+    """Table 6's layout of :func:`run_vgg`'s rows: scheme, parameter, weights and MACs (the whole model,
+    with the reduction), accuracy (%); first the pre-trained model after the FC stage."""
+    t6, base = vgg["table6"], vgg["base"]
+    head = {"scheme": "pre-trained, FC compressed", "parameter": "-", "weights": f"{base['weights']:,}",
+            "MACs": f"{base['macs'] / 1e6:.2f}M", "accuracy (%)": round(100 * vgg["fc accuracy"], 2)}  # fmt: skip
+    if not len(t6):
+        return pd.DataFrame([head])
+    rows = pd.DataFrame(
+        {
+            "scheme": t6.scheme,
+            "parameter": [
+                f"R_c={r:g}" if pd.isna(k) else f"{tile}x{tile} (r={int(k)})" for r, k in zip(t6.rc, t6["rank"])
+            ],
+            "weights": [f"{w:,.0f} ({x:.2f}x)" for w, x in zip(t6["weights compressed"], t6["model compression"])],
+            "MACs": [f"{m / 1e6:.2f}M ({x:.2f}x)" for m, x in zip(t6["macs compressed"], t6["mac reduction"])],
+            "accuracy (%)": (100 * t6.accuracy).round(2),
+        }
+    )
+    return pd.concat([pd.DataFrame([head]), rows], ignore_index=True)
+
+
+def _fig8_table(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The monitor frames by method as one table: ``method`` then :data:`MONITOR_COLUMNS`."""
+    parts = [frame.assign(method=method) for method, frame in frames.items()]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[*MONITOR_COLUMNS, "method"])
+    return table[["method", *MONITOR_COLUMNS]]
+
+
+def _models_table(
+    res: Mapping, vgg: Mapping, data: tuple[str, str], sizes: tuple[int, int], train: int
+) -> pd.DataFrame:
+    """One row per dense starting model: ``model`` (the :data:`TARGETS` key), ``name``, ``data``, ``train
+    images``, ``test images``, ``image``, ``pretrained accuracy`` and, for VGG19, the FC stage's result."""
+    rows = [
+        {"model": "resnet", "name": res["name"], "data": data[0], "image": f"{sizes[0]}x{sizes[0]}"},
+        {"model": "vgg19", "name": vgg["name"], "data": data[1], "image": f"{sizes[1]}x{sizes[1]}",
+         "fc accuracy": vgg["fc accuracy"], "fc compression": vgg["fc compression"]},
+    ]  # fmt: skip
+    for row, out in zip(rows, (res, vgg)):
+        row |= {
+            "train images": train,
+            "test images": out["test images"],
+            "pretrained accuracy": out["pretrained accuracy"],
+        }
+    columns = ["model", "name", "data", "image", "train images", "test images", "pretrained accuracy"]
+    return pd.DataFrame(rows, columns=[*columns, "fc accuracy", "fc compression"])
+
+
+def _stand_ins(cfg: Config, labels: Sequence[str], widths: tuple[int, ...]) -> list[str]:
+    """What stands in for the paper's data and models, one line each (for :func:`freqlib.report.stand_in`)."""
+    notes = [label.removeprefix("stand-in: ") for label in dict.fromkeys(labels) if label.startswith("stand-in")]
+    if not cfg.paper_models:
+        depth = 6 * cfg.blocks + 2
+        notes.append(
+            f"ResNet-{depth} with widths {widths} instead of ResNet-32's (16, 32, 64); "
+            f"VGG19 with channels x{cfg.vgg_width:g}"
         )
-    if model == "imagenet":
-        return run_imagenet(data_dir, **params).assign(part="fig19")[["part", "scheme", "top1", "top5", "compression"]]
-    train, test, label = load_data(data, data_dir, train_subset, test_subset, 32 if model == "vgg" else image_size)
-    out = runner(train, test, **params)
-    if model == "resnet":
-        head = {"accuracy": out["pretrained accuracy"], "train s": out["pretrain s"]}
-        parts = {"pretrained": pd.DataFrame([head])} | {k: out[k] for k in ("fig7", "table5", "fig18")}
-    else:
-        fc = {"accuracy": out["fc accuracy"], "compression": out["fc compression"]}  # the FC layers' ratio
-        parts = {"pretrained": pd.DataFrame([{"accuracy": out["pretrained accuracy"]}])}
-        parts |= {"fc stage": pd.DataFrame([fc]), "table6": out["table6"]}
-    return parts_table({k: frame for k, frame in parts.items() if len(frame)}).assign(data=label)
+    return notes
+
+
+def run(cfg: Config, *, device: torch.device | str | None = None, progress: bool = True) -> ChapterResult:
+    """Every run of the chapter: a :class:`~freqlib.experiment.ChapterResult` with
+
+    - tables ``"models"`` (the dense starting models: data, sizes, pre-trained accuracy, VGG19's FC
+      stage), ``"notes"`` (``part``, ``note``: the cells no rank reaches, the FC layer left dense,
+      Figure 19 when not run), ``"fig7"``, ``"fig8"`` (the monitored events, by ``method``),
+      ``"table5"`` with ``"table5 ours"`` and ``"table5 paper"`` (the printed layout), ``"fig18"``,
+      ``"table6"`` with ``"table6 ours"`` and ``"table6 paper"``, ``"fig19 paper"`` and, when it ran
+      (paper profile, ImageNet and a GPU at hand), ``"fig19"``; :func:`exact_tables`; and
+      ``"results"``, the trained rows stacked (what ``freqlib experiment nr_lowrank`` prints);
+    - ``figures``: the frames behind Figures 7, 8, 16 and 18; ``baselines``: :func:`baselines`;
+      ``timings``: seconds of each model's pre-training and fine-tuning runs;
+    - ``objects``: ``"stand-ins"`` (lines for :func:`freqlib.report.stand_in`), ``"resnet"`` and
+      ``"vgg"`` (:func:`run_resnet`'s and :func:`run_vgg`'s dicts, with the pre-trained ResNet).
+
+    The ResNet runs (:func:`run_resnet`) take ``cfg.image_size`` images, VGG19 (:func:`run_vgg`) 32x32;
+    Figure 19 (:func:`run_imagenet`) runs at the paper profile only. Profile "smoke" trains on the CPU
+    (``device`` overrides).
+    """
+    _check(cfg)
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() and cfg.profile != "smoke" else "cpu"
+    device = torch.device(device)
+    vgg_train, vgg_test, vgg_label = load_data(cfg.data, cfg.data_dir, cfg.train_subset, cfg.test_subset, 32)
+    train, test, label = resized(vgg_train, vgg_test, vgg_label, cfg.image_size)
+    common = dict(batch_size=cfg.batch_size, seed=cfg.seed, device=device, progress=progress)
+    res = run_resnet(
+        train, test, blocks=cfg.blocks, width=cfg.width, pretrain_steps=cfg.pretrain_steps,
+        pretrain_lr=cfg.pretrain_lr, steps=cfg.steps, period=cfg.period, lrs=cfg.lrs, fractions=cfg.fractions,
+        rcs=cfg.rcs, monitor_rc=cfg.monitor_rc, probe_size=cfg.probe_size, tiles=cfg.tiles,
+        table5_compressions=cfg.table5_compressions, fig18_compressions=cfg.fig18_compressions,
+        fig18_tiles=cfg.fig18_tiles, **common,
+    )  # fmt: skip
+    vgg = run_vgg(
+        vgg_train, vgg_test, width=cfg.vgg_width, dropout=cfg.vgg_dropout, pretrain_steps=cfg.vgg_pretrain_steps,
+        pretrain_lr=cfg.vgg_pretrain_lr, fc_steps=cfg.vgg_fc_steps, steps=cfg.vgg_steps, period=cfg.vgg_period,
+        rcs=cfg.vgg_rcs, tile=cfg.vgg_tile, min_in=PAPER_VGG["min_in"], **common,
+    )  # fmt: skip
+    missing = imagenet_missing(cfg.data_dir, device)
+    fig19 = run_imagenet(cfg.data_dir, device=device, seed=cfg.seed) if cfg.profile == "paper" and not missing else None
+    notes = [("Table 5 / Figure 18", f"not run: {s}") for s in res["skipped"]]
+    notes += [("Table 6", f"not run: {s}") for s in vgg["skipped"]] + [
+        ("Table 6, FC stage", s) for s in vgg["fc dense"]
+    ]
+    if not len(res["fig8"]):
+        notes.append(("Figures 8, 16", f"not run: monitor_rc {cfg.monitor_rc} is not among rcs {list(cfg.rcs)}"))
+    if fig19 is None:
+        why = "; ".join(missing) if missing else f"the {cfg.profile} profile does not run it"
+        notes.append(("Figure 19", f"not run ({cfg.profile} profile); it needs: {why}"))
+    models = _models_table(res, vgg, (label, vgg_label), (cfg.image_size, 32), len(train))
+    printed5, big = paper_table5(), len(largest_convs(res["pretrained"]))
+    tables = {
+        "models": models,
+        "notes": pd.DataFrame(notes, columns=["part", "note"]),
+        "fig7": res["fig7"],
+        "fig8": _fig8_table(res["fig8"]),
+        "table5": res["table5"],
+        "table5 ours": _pivot(res["table5"], "target compression", 100, f"{big} largest convolutions of {res['name']}",
+                              100 * res["pretrained accuracy"]) if len(res["table5"]) else pd.DataFrame(),
+        "table5 paper": _pivot(printed5, "compression", 1, "9 largest convolutions of ResNet-32 on CIFAR-10",
+                               printed5.pretrained.iloc[0]),
+        "fig18": res["fig18"],
+        "table6": vgg["table6"],
+        "table6 ours": _table6_view(vgg, cfg.vgg_tile),
+        "table6 paper": paper_table6(),
+        "fig19 paper": paper_fig19().reset_index(),
+        **({"fig19": fig19} if fig19 is not None else {}),
+        **exact_tables(),
+    }  # fmt: skip
+    parts = {k: tables[k] for k in ("models", "fig7", "table5", "fig18", "table6", "fig19") if k in tables}
+    tables["results"] = parts_table({k: v for k, v in parts.items() if len(v)})
+    fine_tune_s = sum(float(res[k]["train s"].sum()) for k in ("fig7", "table5", "fig18") if len(res[k]))
+    timings = {
+        "ResNet pre-training": res["pretrain s"],
+        "ResNet fine-tuning runs": fine_tune_s,
+        "VGG19 pre-training": vgg["pretrain s"],
+        "VGG19 runs": float(vgg["table6"]["train s"].sum()) if len(vgg["table6"]) else 0.0,
+    }
+    result = ChapterResult(
+        tables=tables,
+        figures={"fig7": res["fig7"], "fig8": tables["fig8"], "fig16": tables["fig8"], "fig18": res["fig18"]},
+        timings=timings,
+        objects={"stand-ins": _stand_ins(cfg, [label, vgg_label], resnet_widths(cfg.width)), "resnet": res,
+                 "vgg": vgg},
+    )  # fmt: skip
+    result.baselines = list(baselines(result).values())
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# figures
+
+
+def _resnet_title(result: ChapterResult) -> tuple[str, str]:
+    """(the ResNet's name, its data label) from the ``"models"`` table."""
+    row = result.table("models").set_index("model").loc["resnet"]
+    return row["name"], row["data"]
+
+
+def _finish(fig, label: str, cfg: Config):
+    fig.suptitle(f"{label} ({cfg.profile} profile)", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_fig7(result: ChapterResult, cfg: Config):
+    """Figure 7: test accuracy after Tucker-2 by the two schemes against the compression of the compressed
+    layers, one point per R_c, the pre-trained model as a line."""
+    import matplotlib.pyplot as plt
+
+    fig7, (name, label) = result.figures["fig7"], _resnet_title(result)
+    pre = result.table("models").set_index("model").loc["resnet", "pretrained accuracy"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for method, marker in [("typical", "s"), ("occasional", "o")]:
+        rows = fig7[fig7.method == method].sort_values("compression")
+        legend = "typical training (decomposed model)" if method == "typical" else f"occasional (pNR {cfg.period})"
+        ax.plot(rows.compression, 100 * rows.accuracy, marker=marker, label=legend)
+        for r in rows.itertuples():
+            ax.annotate(
+                f"R_c {r.rc:g}",
+                (r.compression, 100 * r.accuracy),
+                fontsize=7,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
+    ax.axhline(100 * pre, color="grey", ls="--", label="pre-trained")
+    ax.set(xlabel="compression (compressed layers)", ylabel="test accuracy (%)", title=f"Fig. 7: {name}, Tucker-2")
+    ax.legend(fontsize=7)
+    return _finish(fig, label, cfg)
+
+
+def plot_fig8(result: ChapterResult, cfg: Config):
+    """Figure 8: training loss and test accuracy right before and after each event (occasional) and at the
+    same steps (typical), for the ``monitor_rc`` runs."""
+    import matplotlib.pyplot as plt
+
+    frames = dict(tuple(result.figures["fig8"].groupby("method")))
+    occ, typ = frames["occasional"], frames["typical"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    for ax, (col, name) in zip(axes, [("loss", "training loss"), ("acc", "test accuracy (%)")]):
+        scale = 100 if col == "acc" else 1
+        ax.plot(occ.step, scale * occ[f"{col}_pre"], "o-", ms=3, label="occasional, pre-regularization")
+        ax.plot(occ.step, scale * occ[f"{col}_post"], "s-", ms=3, label="occasional, post-regularization")
+        ax.plot(typ.step, scale * typ[f"{col}_post"], "^-", ms=3, label="typical training")
+        ax.set(xlabel="step", ylabel=name, title=f"Fig. 8: {name}, R_c {cfg.monitor_rc}")
+        ax.legend(fontsize=7)
+    return _finish(fig, _resnet_title(result)[1], cfg)
+
+
+def plot_fig16(result: ChapterResult, cfg: Config):
+    """Figure 16: ``dL/L`` and ``dw = ||w - w~||_F^2 / N(w)`` per event of the occasional ``monitor_rc`` run."""
+    import matplotlib.pyplot as plt
+
+    fig8 = result.figures["fig16"]
+    occ = fig8[fig8.method == "occasional"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+    axes[0].plot(occ.step, occ["dL/L"], "o-", ms=3)
+    axes[0].set(xlabel="step", ylabel="dL / L", title="Fig. 16 (left): loss increase per event")
+    axes[1].plot(occ.step, occ["dw"], "o-", ms=3)
+    axes[1].set(xlabel="step", ylabel="dw", yscale="log", title="Fig. 16 (right): ||w - w~||_F^2 / N(w) per event")
+    return _finish(fig, f"R_c {cfg.monitor_rc}, pNR {cfg.period}; {_resnet_title(result)[1]}", cfg)
+
+
+def plot_fig18(result: ChapterResult, cfg: Config):
+    """Figure 18: test accuracy of each scheme against the target compression, the pre-trained model as a line."""
+    import matplotlib.pyplot as plt
+
+    f18, (name, label) = result.figures["fig18"], _resnet_title(result)
+    pre = result.table("models").set_index("model").loc["resnet", "pretrained accuracy"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for scheme, rows in f18.groupby("scheme", sort=False):
+        ax.plot(rows["target compression"], 100 * rows.accuracy, "o-", label=scheme)
+    ax.axhline(100 * pre, color="grey", ls="--", label="pre-trained")
+    ax.set(xlabel="target compression", ylabel="test accuracy (%)", title=f"Fig. 18: {name}")
+    ax.legend(fontsize=7)
+    return _finish(fig, label, cfg)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1058,36 +1332,31 @@ _FASHION = (
     "our choice: a linear classifier already reaches about 84% on Fashion-MNIST (the benchmark of "
     "Xiao et al., 2017, at 28x28), so a CNN that learned must exceed 85%"
 )
+
+
+def _under_paper(model: str, data: str, printed: float, where: str, more: str = "", metric: str = "accuracy") -> Target:
+    """A target 1 point under the accuracy ``printed`` (%) of the paper's pre-trained ``model``."""
+    top1 = " top-1" if metric.startswith("top-1") else ""
+    source = f"our choice: 1 point under the paper's pre-trained {model} ({printed:.2f}%{top1}, {where}){more}"
+    return Target(model, data, metric, round(printed / 100 - 0.01, 4), source)
+
+
 #: The test accuracy (a fraction) each dense starting model must reach before a trained claim that
 #: compares with it is decided, by (model, data): ``resnet`` (the CIFAR ResNet of Figures 7, 8, 16,
 #: 18 and Table 5), ``vgg19`` (Table 6), ``resnet34`` (Figure 19, top-1).
 TARGETS = {
-    ("resnet", "CIFAR-10"): Target(
-        "ResNet-32",
-        "CIFAR-10",
-        "accuracy",
-        0.9163,
-        "our choice: 1 point under the paper's pre-trained ResNet-32 (92.63%, NR Table 5), which every "
-        "claim starts from; He et al. (2016) report 92.49% for ResNet-32",
+    ("resnet", "CIFAR-10"): _under_paper(
+        "ResNet-32", "CIFAR-10", 92.63, "NR Table 5",
+        ", which every claim starts from; He et al. (2016) report 92.49% for ResNet-32",
     ),
     ("resnet", "Fashion-MNIST"): Target("ResNet-32", "Fashion-MNIST", "accuracy", 0.85, _FASHION),
-    ("vgg19", "CIFAR-10"): Target(
-        "VGG19",
-        "CIFAR-10",
-        "accuracy",
-        0.9137,
-        "our choice: 1 point under the paper's pre-trained VGG19 (92.37%, NR Table 6)",
-    ),
+    ("vgg19", "CIFAR-10"): _under_paper("VGG19", "CIFAR-10", 92.37, "NR Table 6"),
     ("vgg19", "Fashion-MNIST"): Target("VGG19", "Fashion-MNIST", "accuracy", 0.85, _FASHION),
-    ("resnet34", "ImageNet"): Target(
-        "ResNet-34",
-        "ImageNet",
-        "top-1 accuracy",
-        0.7226,
-        "our choice: 1 point under the paper's pre-trained ResNet-34 (73.26% top-1, NR Fig. 19); torchvision "
-        "documents 73.314% for its weights",
+    ("resnet34", "ImageNet"): _under_paper(
+        "ResNet-34", "ImageNet", 73.26, "NR Fig. 19", "; torchvision documents 73.314% for its weights",
+        metric="top-1 accuracy",
     ),
-}
+}  # fmt: skip
 #: Standard error (points) below which a claim read off an image (Figures 7, 8, 18) is decided: our
 #: choice, the smallest accuracy gap that figure-level claims of the paper could be read to state.
 IMAGE_TOLERANCE = 1.0
@@ -1108,19 +1377,21 @@ def paper_layer_shape() -> tuple[int, ...]:
 
 
 def table5_ranks(shape: Sequence[int] | None = None) -> pd.DataFrame:
-    """Table 5 as printed with ``our rank`` (:func:`svd_rank_for`) and ``our ratio`` (the exact compression
-    of the printed rank, :func:`tiled_params`) for a weight of ``shape`` (None: :func:`paper_layer_shape`)."""
+    """Table 5 as printed with ``our rank`` (:func:`svd_rank_for`) and ``our compression`` (the exact
+    compression of the printed rank) for a weight of ``shape`` (None: :func:`paper_layer_shape`)."""
     shape = paper_layer_shape() if shape is None else tuple(shape)
     table = paper_table5()
-    table["our rank"] = [svd_rank_for(shape, r.ratio, int(r.tile)) for r in table.itertuples()]
-    table["our ratio"] = [math.prod(shape) / tiled_params(shape, int(r.tile), int(r.rank)) for r in table.itertuples()]
+    table["our rank"] = [svd_rank_for(shape, r.compression, int(r.tile)) for r in table.itertuples()]
+    table["our compression"] = [
+        math.prod(shape) / tiled_low_rank(int(r.tile), int(r.rank)).stored_numbers(shape) for r in table.itertuples()
+    ]
     return table
 
 
-def tucker_ratio(rc: float = 0.5, shape: Sequence[int] | None = None) -> float:
+def tucker_compression(rc: float = 0.5, shape: Sequence[int] | None = None) -> float:
     """Compression of Tucker-2 at ``R_c`` of a weight of ``shape`` (None: :func:`paper_layer_shape`; Figure 8's 2.8)."""
     shape = paper_layer_shape() if shape is None else tuple(shape)
-    return math.prod(shape) / compressed_counts(shape, 1, 1, "tucker", rc=rc)[0]
+    return math.prod(shape) / tucker2(rc).stored_numbers(shape)
 
 
 def data_key(label: str) -> str:
@@ -1131,16 +1402,16 @@ def data_key(label: str) -> str:
     raise ValueError(f"no convergence target for data {label!r}")
 
 
-def baselines(res: Mapping, vgg: Mapping, fig19: pd.DataFrame | None = None, *, data: str, vgg_data: str) -> dict:
-    """The dense starting models against their :data:`TARGETS`: ``resnet`` (:func:`run_resnet`'s ``res``,
-    on ``data``), ``vgg19`` (:func:`run_vgg`'s ``vgg``, on ``vgg_data``) and, when Figure 19 ran
-    (:func:`run_imagenet`'s table), ``resnet34``. Values are accuracies as fractions."""
+def baselines(result: ChapterResult) -> dict[str, Baseline]:
+    """The dense starting models of :func:`run`'s ``"models"`` table against their :data:`TARGETS` (by
+    model and the data its label names): ``resnet``, ``vgg19`` and, when Figure 19 ran (its ``"fig19"``
+    table), ``resnet34``. Values are accuracies as fractions."""
     out = {
-        "resnet": TARGETS["resnet", data_key(data)].baseline(res["pretrained accuracy"], res.get("name")),
-        "vgg19": TARGETS["vgg19", data_key(vgg_data)].baseline(vgg["pretrained accuracy"], vgg.get("name")),
+        r.model: TARGETS[r.model, data_key(r.data)].baseline(r["pretrained accuracy"], r["name"])
+        for _, r in result.table("models").iterrows()
     }
-    if fig19 is not None:
-        pre = fig19.set_index("scheme").loc["pre-trained", "top1"] / 100
+    if "fig19" in result.tables:
+        pre = result.table("fig19").set_index("scheme").loc["pre-trained", "top1"] / 100
         out["resnet34"] = TARGETS["resnet34", "ImageNet"].baseline(pre)
     return out
 
@@ -1176,70 +1447,49 @@ def _decreases(claim: str, paper: str, values, ses, bases, what: str, **meta) ->
     )
 
 
-@functools.lru_cache(maxsize=4)
-def _exact_claims(profile: str) -> tuple[Claim, ...]:
+def _exact_claims(result: ChapterResult, profile: str) -> list[Claim]:
     """Table 5's ranks, Figure 8's 2.8x, Table 6's sizes and Figure 19's 3.1x, from the full-size
-    architectures (built once per process: about half a second)."""
+    architectures (:func:`exact_tables`, in ``result``)."""
     meta = dict(profile=profile, data="the paper's architectures")
-    shape = paper_layer_shape()
-    t5 = table5_ranks(shape)
-    ratio_off = t5[(t5["our ratio"] - t5.ratio).abs() > 0.05]
-    ranks = ", ".join(str(r) for r in t5["rank"])
-    ours_ranks = f"r {', '.join(str(r) for r in t5['our rank'])} (exact parameter count of a {shape} layer)"
-    if (t5["our rank"] == t5["rank"]).all():
-        out = [
-            exact(
-                "Table 5: the rank per tile size for 2x and 4x",
-                f"r {ranks}",
-                ours_ranks,
-                holds=True,
-                reason="every printed rank is the largest that reaches its ratio",
-                source="NR Table 5",
-                **meta,
-            )
-        ]
-    elif len(ratio_off):
-        out = [
-            paper_inconsistent(
-                "Table 5: the rank per tile size for 2x and 4x",
-                f"r {ranks}",
-                ours_ranks,
-                reason=f"printed ranks {list(ratio_off['rank'])} give {list(ratio_off['our ratio'].round(2))}x, "
-                f"not their ratios {list(ratio_off.ratio)}",
-                source="NR Table 5",
-                **meta,
-            )
-        ]
+    t5, tucker = result.table("table5 ranks"), result.table("tucker compression").iloc[0]
+    off = t5[(t5["our compression"] - t5.compression).abs() > 0.05]
+    same = bool((t5["our rank"] == t5["rank"]).all())
+    name, printed = "Table 5: the rank per tile size for 2x and 4x", f"r {', '.join(str(r) for r in t5['rank'])}"
+    ours = f"r {', '.join(str(r) for r in t5['our rank'])} (exact parameter count of a {tucker.layer} layer)"
+    if not same and len(off):
+        reason = (
+            f"printed ranks {list(off['rank'])} give {list(off['our compression'].round(2))}x, "
+            f"not their compressions {list(off.compression)}"
+        )
+        out = [paper_inconsistent(name, printed, ours, reason=reason, source="NR Table 5", **meta)]
     else:
-        out = [
-            exact(
-                "Table 5: the rank per tile size for 2x and 4x",
-                f"r {ranks}",
-                ours_ranks,
-                holds=False,
-                reason="the printed ranks reach their ratios but are not the largest that do",
-                source="NR Table 5",
-                **meta,
-            )
-        ]
+        reason = (
+            "every printed rank is the largest that reaches its compression"
+            if same
+            else "the printed ranks reach their compressions but are not the largest that do"
+        )
+        out = [exact(name, printed, ours, holds=same, reason=reason, source="NR Table 5", **meta)]
     out.append(
         exact(
-            "Fig. 8: compression ratio of Tucker-2 at R_c 0.5",
-            "2.8 (printed to 0.1)",
-            f"{tucker_ratio(0.5, shape):.3f} for a {shape} layer (S R_s + d^2 R_s R_t + T R_t)",
-            value=tucker_ratio(0.5, shape),
-            expected=2.8,
+            "Fig. 8: compression of Tucker-2 at R_c 0.5",
+            f"{tucker.paper:g} (printed to 0.1)",
+            f"{tucker.compression:.3f} for a {tucker.layer} layer (S R_s + d^2 R_s R_t + T R_t)",
+            value=float(tucker.compression),
+            expected=float(tucker.paper),
             tolerance=0.05,
             source="NR Section 6.2",
             **meta,
         )
     )
-    return tuple(out + _table6_size_claims(meta) + [_fig19_size_claim(meta)])
+    return (
+        out
+        + _table6_size_claims(result.table("table6 sizes"), meta)
+        + [_fig19_size_claim(result.table("fig19 sizes"), meta)]
+    )
 
 
-def _table6_size_claims(meta: dict) -> list[Claim]:
-    """Table 6's units, tiled-SVD sizes and FLOPs and Tucker-2 sizes (:func:`table6_sizes`)."""
-    sizes = table6_sizes()
+def _table6_size_claims(sizes: pd.DataFrame, meta: dict) -> list[Claim]:
+    """Table 6's units, tiled-SVD sizes and FLOPs and Tucker-2 sizes (:func:`table6_sizes`' ``sizes``)."""
     pre = sizes.set_index("parameter").loc["-"]
     w_gap, f_gap = (abs(pre[c] / pre[f"{c} paper"] - 1) for c in ("weights_M", "flops_M"))
     out = [
@@ -1256,43 +1506,38 @@ def _table6_size_claims(meta: dict) -> list[Claim]:
     tiled = sizes[sizes.scheme == "tiled_svd"].reset_index(drop=True)
     ranks = tiled.parameter.str.extract(r"r=(\d+)")[0].astype(int)
     tile = PAPER_VGG["tile"]
-    printed_ok = (tiled["weights_ratio paper"] - tile / (2 * ranks)).abs() <= 0.005 + 1e-9  # printed to 0.01
+    printed_ok = (tiled["weights_compression paper"] - tile / (2 * ranks)).abs() <= 0.005 + 1e-9  # printed to 0.01
     good, bad = tiled[printed_ok], tiled[~printed_ok]
     gap = (good.weights_M - good["weights_M paper"]).abs().max()
     out.append(
-        exact(
+        _table6_gap(
             f"Table 6: tiled-SVD weight sizes of {tile}x{tile} tiles at the printed ranks "
-            f"(the rows whose ratio is {tile} / 2r)",
+            f"(the rows whose compression is {tile} / 2r)",
             _sizes_text(good, " paper"),
             _sizes_text(good, "", names=False),
-            value=gap,
-            expected=0.011,
-            tolerance=0.011,
-            relation="at most",
-            unit="M",
-            reason="largest gap to a printed size (printed to 0.01M)",
-            source="NR Table 6",
-            **meta,
+            (gap, 0.011, "M"),
+            "largest gap to a printed size (printed to 0.01M)",
+            meta,
         )
     )
     if len(bad):
         out.append(
             paper_inconsistent(
-                "Table 6: tiled-SVD rows whose printed ratio is not 64 / 2r",
+                "Table 6: tiled-SVD rows whose printed compression is not 64 / 2r",
                 _sizes_text(bad, " paper"),
                 _sizes_text(bad, ""),
-                reason="a k x k tile of rank r stores 2rk numbers for k^2, so the ratio is k / 2r: "
+                reason="a k x k tile of rank r stores 2rk numbers for k^2, so the compression is k / 2r: "
                 + ", ".join(
                     f"{p} gives {tile / (2 * r):.2f}x, printed {x:.2f}x"
-                    for p, r, x in zip(bad.parameter, ranks[~printed_ok], bad["weights_ratio paper"])
+                    for p, r, x in zip(bad.parameter, ranks[~printed_ok], bad["weights_compression paper"])
                 ),
                 source="NR Table 6",
                 **meta,
             )
         )
-    flop_gap = (tiled["flops_ratio paper"] / tiled["weights_ratio paper"] - 1).abs().max()
-    flops = ", ".join(f"{f:.2f}M ({x:.2f}x)" for f, x in zip(tiled["flops_M paper"], tiled["flops_ratio paper"]))
-    ours = ", ".join(f"{f:.2f}M ({x:.2f}x)" for f, x in zip(tiled.flops_M, tiled.flops_ratio))
+    flop_gap = (tiled["flops_reduction paper"] / tiled["weights_compression paper"] - 1).abs().max()
+    flops = ", ".join(f"{f:.2f}M ({x:.2f}x)" for f, x in zip(tiled["flops_M paper"], tiled["flops_reduction paper"]))
+    ours = ", ".join(f"{f:.2f}M ({x:.2f}x)" for f, x in zip(tiled.flops_M, tiled.flops_reduction))
     if ((tiled.flops_M - tiled["flops_M paper"]).abs() <= 0.5).all():
         out.append(
             exact(
@@ -1312,7 +1557,8 @@ def _table6_size_claims(meta: dict) -> list[Claim]:
                 flops,
                 ours,
                 reason="every compressed layer shrinks 64 / 2r times in weights and in MACs (each stored number is "
-                f"used once per output position), yet the printed FLOP ratios differ from the printed weight ratios "
+                f"used once per output position), yet the printed FLOP reductions differ from the printed weight "
+                f"compressions "
                 f"by up to {100 * flop_gap:.0f}%",
                 source="NR Table 6",
                 **meta,
@@ -1333,34 +1579,39 @@ def _table6_size_claims(meta: dict) -> list[Claim]:
     tucker = sizes[sizes.scheme == "tucker"]
     gap = 100 * max((tucker[c] / tucker[f"{c} paper"] - 1).abs().max() for c in ("weights_M", "flops_M"))
     out.append(
-        exact(
+        _table6_gap(
             "Table 6: Tucker-2 weight sizes / FLOPs at the printed R_c (S R_s + d^2 R_s R_t + T R_t, R = R_c (S, T))",
             ", ".join(f"{w:.2f}M / {f:.2f}M" for w, f in zip(tucker["weights_M paper"], tucker["flops_M paper"])),
             ", ".join(f"{w:.2f}M / {f:.2f}M" for w, f in zip(tucker.weights_M, tucker.flops_M)),
-            value=gap,
-            expected=0.5,
-            tolerance=0.5,
-            relation="at most",
-            unit="%",
-            reason="largest relative gap to a printed size or FLOP count",
-            source="NR Table 6",
-            **meta,
+            (gap, 0.5, "%"),
+            "largest relative gap to a printed size or FLOP count",
+            meta,
         )
     )
     return out
 
 
+def _table6_gap(claim: str, paper: str, ours: str, gap: tuple[float, float, str], reason: str, meta: dict) -> Claim:
+    """Exact: the largest gap to Table 6's printed numbers, ``gap = (value, bound, unit)``, at most the bound."""
+    value, bound, unit = gap
+    return exact(
+        claim, paper, ours, value=value, expected=bound, tolerance=bound, relation="at most", unit=unit,
+        reason=reason, source="NR Table 6", **meta,
+    )  # fmt: skip
+
+
 def _sizes_text(rows: pd.DataFrame, suffix: str, names: bool = True) -> str:
-    """``parameter: weights (ratio)`` of :func:`table6_sizes` rows, ours (``suffix`` "") or the paper's (" paper")."""
-    cells = [f"{w:.2f}M ({x:.2f}x)" for w, x in zip(rows[f"weights_M{suffix}"], rows[f"weights_ratio{suffix}"])]
+    """``parameter: weights (compression)`` of :func:`table6_sizes` rows, ours (``suffix`` "") or the
+    paper's (" paper")."""
+    cells = [f"{w:.2f}M ({x:.2f}x)" for w, x in zip(rows[f"weights_M{suffix}"], rows[f"weights_compression{suffix}"])]
     return ", ".join(f"{p}: {c}" for p, c in zip(rows.parameter, cells)) if names else ", ".join(cells)
 
 
-def _fig19_size_claim(meta: dict) -> Claim:
-    """Figure 19's "3.1x" for both schemes (:func:`fig19_sizes`), decided on the one farther from it."""
-    sizes = fig19_sizes().set_index("scheme")
+def _fig19_size_claim(sizes: pd.DataFrame, meta: dict) -> Claim:
+    """Figure 19's "3.1x" for both schemes (:func:`fig19_sizes`' ``sizes``), decided on the one farther from it."""
+    sizes = sizes.set_index("scheme")
     paper = paper_fig19()
-    overall, layers = sizes["all weights ratio"], sizes["weights ratio"]
+    overall, layers = sizes["all weights compression"], sizes["weights compression"]
     far = max(("tucker", "tiled_svd"), key=lambda s: abs(overall[s] - paper.loc[s, "compression"]))
     return exact(
         f"Fig. 19: Tucker-2 at R_c {PAPER_RESNET34['rc']} and {PAPER_RESNET34['tile']}x{PAPER_RESNET34['tile']} "
@@ -1377,12 +1628,13 @@ def _fig19_size_claim(meta: dict) -> Claim:
     )
 
 
-def _resnet_claims(res: Mapping, base: Baseline, meta: dict, paper_setting: bool) -> list[Claim]:
-    """Figures 7, 8, 16, 18 and Table 5 from :func:`run_resnet`'s ``res``."""
-    n, pre = res["test images"], res["pretrained accuracy"]
+def _resnet_claims(result: ChapterResult, base: Baseline, meta: dict, paper_setting: bool) -> list[Claim]:
+    """Figures 7, 8, 16, 18 and Table 5 from :func:`run`'s tables."""
+    model = result.table("models").set_index("model").loc["resnet"]
+    n, pre = int(model["test images"]), float(model["pretrained accuracy"])
     bases = [base]
     out = []
-    fig7 = res["fig7"]
+    fig7 = result.table("fig7")
     acc7 = fig7.pivot(index="rc", columns="method", values="accuracy").dropna()
     if len(acc7):
         ses = [_gain_se(r.occasional, r.typical, n) for r in acc7.itertuples()]
@@ -1421,9 +1673,10 @@ def _resnet_claims(res: Mapping, base: Baseline, meta: dict, paper_setting: bool
                 **meta,
             )
         )
-    out += _fig8_claims(res["fig8"], n, bases, meta)
-    out += _table5_claims(res["table5"], pre, n, bases, meta, paper_setting)
-    out += _fig18_claims(res["fig18"], n, bases, meta)
+    frames = {m: f.reset_index(drop=True) for m, f in result.table("fig8").groupby("method")}
+    out += _fig8_claims(frames, n, bases, meta)
+    out += _table5_claims(result.table("table5"), pre, n, bases, meta, paper_setting)
+    out += _fig18_claims(result.table("fig18"), n, bases, meta)
     return out
 
 
@@ -1533,7 +1786,9 @@ def _table5_claims(t5: pd.DataFrame, pre: float, n: int, bases: list, meta: dict
         )
     ]
     if paper_setting:
-        merged = t5.merge(printed, on=["ratio", "tile"], suffixes=("", " paper"))
+        merged = t5.merge(
+            printed, left_on=["target compression", "tile"], right_on=["compression", "tile"], suffixes=("", " paper")
+        )
         if len(merged):
             gaps = (100 * merged.accuracy - merged["accuracy paper"]).abs()
             worst = merged.loc[gaps.idxmax()]
@@ -1541,7 +1796,8 @@ def _table5_claims(t5: pd.DataFrame, pre: float, n: int, bases: list, meta: dict
                 trained(
                     "Table 5: accuracies",
                     f"{printed.accuracy.min():.2f}% to {printed.accuracy.max():.2f}%; tolerance 0.5 points",
-                    f"largest gap {gaps.max():.2f} points ({worst.ratio:g}x, {int(worst.tile)}x{int(worst.tile)}: "
+                    f"largest gap {gaps.max():.2f} points ({worst['target compression']:g}x, "
+                    f"{int(worst.tile)}x{int(worst.tile)}: "
                     f"{100 * worst.accuracy:.2f}% vs {worst['accuracy paper']:.2f}%)",
                     value=100 * float(worst.accuracy),
                     expected=float(worst["accuracy paper"]),
@@ -1556,10 +1812,11 @@ def _table5_claims(t5: pd.DataFrame, pre: float, n: int, bases: list, meta: dict
 
 
 def _fig18_claims(f18: pd.DataFrame, n: int, bases: list, meta: dict) -> list[Claim]:
-    """Figure 18: tiled SVD the best scheme at the highest target ratio."""
+    """Figure 18: tiled SVD the best scheme at the highest target compression."""
     if not len(f18):
         return []
-    top = f18[f18.ratio == f18.ratio.max()]
+    highest = f18["target compression"].max()
+    top = f18[f18["target compression"] == highest]
     tiled = top[top.scheme.str.startswith("tiled")]
     others = top[~top.scheme.str.startswith("tiled")]
     if not len(tiled) or not len(others):
@@ -1567,8 +1824,8 @@ def _fig18_claims(f18: pd.DataFrame, n: int, bases: list, meta: dict) -> list[Cl
     best, rival = tiled.loc[tiled.accuracy.idxmax()], others.loc[others.accuracy.idxmax()]
     return [
         trained(
-            f"Fig. 18: tiled SVD is the best scheme at the highest ratio ({top.ratio.iloc[0]:g}x here)",
-            "tiled SVD best; SVD degrades as the ratio grows (image); " + _decided(IMAGE_TOLERANCE),
+            f"Fig. 18: tiled SVD is the best scheme at the highest compression ({highest:g}x here)",
+            "tiled SVD best; SVD degrades as the compression grows (image); " + _decided(IMAGE_TOLERANCE),
             ", ".join(f"{r.scheme} {100 * r.accuracy:.2f}%" for r in top.itertuples()),
             value=100 * best.accuracy,
             expected=100 * rival.accuracy,
@@ -1583,9 +1840,9 @@ def _fig18_claims(f18: pd.DataFrame, n: int, bases: list, meta: dict) -> list[Cl
     ]
 
 
-def _vgg_claims(vgg: Mapping, base: Baseline, meta: dict) -> list[Claim]:
-    """Table 6: tiled SVD (occasional) beats Tucker-2 (typical) at every R_c, from :func:`run_vgg`'s ``vgg``."""
-    t6, n = vgg["table6"], vgg["test images"]
+def _vgg_claims(result: ChapterResult, base: Baseline, meta: dict) -> list[Claim]:
+    """Table 6: tiled SVD (occasional) beats Tucker-2 (typical) at every R_c, from :func:`run`'s tables."""
+    t6, n = result.table("table6"), int(result.table("models").set_index("model").loc["vgg19", "test images"])
     pairs = t6.pivot(index="rc", columns="method", values="accuracy").reindex(columns=["typical", "occasional"])
     unmatched = pairs.index[pairs.occasional.isna()].tolist()
     pairs = pairs.dropna()
@@ -1593,8 +1850,10 @@ def _vgg_claims(vgg: Mapping, base: Baseline, meta: dict) -> list[Claim]:
         return []
     printed = paper_table6()
     tucker, tiled = printed[printed.scheme == "tucker"], printed[printed.scheme == "tiled_svd"]
-    # five tiled rows for four R_c: each Tucker row against the tiled row of the nearest printed ratio
-    nearest = [tiled.loc[(tiled.weights_ratio - x).abs().idxmin(), "accuracy"] for x in tucker.weights_ratio]
+    # five tiled rows for four R_c: each Tucker row against the tiled row of the nearest printed compression
+    nearest = [
+        tiled.loc[(tiled.weights_compression - x).abs().idxmin(), "accuracy"] for x in tucker.weights_compression
+    ]
     tolerance = float(min(a - b for a, b in zip(nearest, tucker.accuracy)))
     return [
         beats_everywhere(
@@ -1616,8 +1875,9 @@ def _vgg_claims(vgg: Mapping, base: Baseline, meta: dict) -> list[Claim]:
     ]
 
 
-def _fig19_claim(fig19: pd.DataFrame | None, base: Baseline | None, missing: Sequence[str], profile: str) -> Claim:
-    """Figure 19: tiled SVD beats Tucker-2 in top-1 on ImageNet (not comparable when it did not run)."""
+def _fig19_claim(fig19: pd.DataFrame | None, base: Baseline | None, note: str, profile: str) -> Claim:
+    """Figure 19: tiled SVD beats Tucker-2 in top-1 on ImageNet (not comparable when it did not run: ``note``
+    says why)."""
     paper = paper_fig19()
     name = "Fig. 19: ResNet-34 / ImageNet, tiled SVD (occasional) beats Tucker-2 (typical) at 3.1x"
     gap = float(paper.loc["tiled_svd", "top1"] - paper.loc["tucker", "top1"])
@@ -1626,12 +1886,11 @@ def _fig19_claim(fig19: pd.DataFrame | None, base: Baseline | None, missing: Seq
         f"{paper.loc['pre-trained', 'top1']:.2f}%); " + _decided(gap, what="the printed gain, ")
     )
     if fig19 is None:
-        why = "; ".join(missing) if missing else f"the {profile} profile does not run it"
         return not_comparable(
             name,
             printed,
             "not run",
-            reason=f"Figure 19 was not run; it needs: {why}",
+            reason=f"Figure 19 {note}",
             profile=profile,
             data="none (ImageNet not here)",
             source="NR Fig. 19",
@@ -1655,25 +1914,26 @@ def _fig19_claim(fig19: pd.DataFrame | None, base: Baseline | None, missing: Seq
     )
 
 
-def _setup_claims(res: Mapping, vgg: Mapping, meta: dict, vgg_meta: dict) -> list[Claim]:
-    """The compressions the experiment sets: each run's ratio reaches its target (ranks chosen to)."""
+def _setup_claims(result: ChapterResult, meta: dict, vgg_meta: dict) -> list[Claim]:
+    """The compressions the experiment sets: each run reaches its target compression (ranks chosen to)."""
     out = []
-    runs = [(r.ratio, r.compression, f"{r.tile}x{r.tile}") for r in res["table5"].itertuples()]
-    runs += [(r.ratio, r.compression, r.scheme) for r in res["fig18"].itertuples()]
+    t5, f18 = result.table("table5"), result.table("fig18")
+    runs = [(x, c, f"{k}x{k}") for x, c, k in zip(t5["target compression"], t5.compression, t5.tile)] if len(t5) else []
+    runs += [(x, c, s) for x, c, s in zip(f18["target compression"], f18.compression, f18.scheme)] if len(f18) else []
     if runs:
         out.append(
             by_construction(
-                "Table 5 / Fig. 18: every compressed ResNet reaches its target ratio",
-                "2x and 4x (Table 5); the same target ratio for every scheme (Fig. 18)",
+                "Table 5 / Fig. 18: every compressed ResNet reaches its target compression",
+                "2x and 4x (Table 5); the same target compression for every scheme (Fig. 18)",
                 "; ".join(f"{name} {c:.2f}x for {t:g}x" for t, c, name in runs),
-                reason="ranks chosen as the largest whose exact parameter count reaches the ratio "
+                reason="ranks chosen as the largest whose exact parameter count reaches the compression "
                 "(svd_rank_for, tucker_ranks_for)",
                 source="NR Table 5, Fig. 18",
                 **meta,
             )
         )
-    t6 = vgg["table6"]
-    pairs = t6.pivot(index="rc", columns="method", values="compression").dropna()
+    t6 = result.table("table6")
+    pairs = t6.pivot(index="rc", columns="method", values="compression").dropna() if len(t6) else pd.DataFrame()
     if len(pairs):
         out.append(
             by_construction(
@@ -1688,41 +1948,36 @@ def _setup_claims(res: Mapping, vgg: Mapping, meta: dict, vgg_meta: dict) -> lis
     return out
 
 
-def claims(
-    res: Mapping,
-    vgg: Mapping,
-    fig19: pd.DataFrame | None = None,
-    *,
-    profile: str,
-    data: str,
-    vgg_data: str,
-    paper_models: bool,
-    fig19_missing: Sequence[str] = (),
-) -> list[Claim]:
-    """The chapter's claims against the paper.
+def claims(result: ChapterResult, cfg: Config) -> list[Claim]:
+    """The chapter's claims against the paper, from :func:`run`'s tables (accuracies as fractions;
+    Figure 19's top-1 in %).
 
-    ``res``: :func:`run_resnet`'s dict (accuracies as fractions, ``test images``), on data labelled ``data``;
-    ``vgg``: :func:`run_vgg`'s, on ``vgg_data``; ``fig19``: :func:`run_imagenet`'s table (top-1 in %) or
-    None when it did not run (``fig19_missing``: why). ``paper_models``: full-width ResNet-32 and VGG19.
     Accuracy claims are in points: each compares two accuracies on the same test images with the
     standard error of a difference of two binomial proportions (an over-estimate for paired models);
-    "at every R_c" claims are decided on their least significant cell. The exact claims come from
-    the full-size architectures, whatever the profile.
+    "at every R_c" claims are decided on their least significant cell. The trained claims compare with
+    the dense starting models (:func:`baselines`); the absolute accuracies only in the paper's setting
+    (``cfg.paper_models`` on CIFAR-10). The exact claims come from the full-size architectures
+    (:func:`exact_tables`), whatever the profile.
     """
-    bases = baselines(res, vgg, fig19, data=data, vgg_data=vgg_data)
-    meta, vgg_meta = dict(profile=profile, data=data), dict(profile=profile, data=vgg_data)
-    paper_setting = paper_models and not data.startswith("stand-in")
-    out = list(_exact_claims(profile)) + _setup_claims(res, vgg, meta, vgg_meta)
-    out += _resnet_claims(res, bases["resnet"], meta, paper_setting)
-    out += _vgg_claims(vgg, bases["vgg19"], vgg_meta)
-    out.append(_fig19_claim(fig19, bases.get("resnet34"), fig19_missing, profile))
+    models = result.table("models").set_index("model")
+    data, vgg_data = models.loc["resnet", "data"], models.loc["vgg19", "data"]
+    bases = baselines(result)
+    meta, vgg_meta = dict(profile=cfg.profile, data=data), dict(profile=cfg.profile, data=vgg_data)
+    paper_setting = cfg.paper_models and not data.startswith("stand-in")
+    out = _exact_claims(result, cfg.profile) + _setup_claims(result, meta, vgg_meta)
+    out += _resnet_claims(result, bases["resnet"], meta, paper_setting)
+    out += _vgg_claims(result, bases["vgg19"], vgg_meta)
+    notes = result.table("notes")
+    note = "; ".join(notes.note[notes.part == "Figure 19"]) or "was not run"
+    out.append(_fig19_claim(result.tables.get("fig19"), bases.get("resnet34"), note, cfg.profile))
     if not paper_setting:
+        res, vgg = models.loc["resnet"], models.loc["vgg19"]
         out.append(
             not_comparable(
                 "Absolute accuracies (ResNet-32 92.63% pre-trained, VGG19 92.37%)",
                 "CIFAR-10, full-width models, 200 / 300 epochs",
-                f"{res.get('name', 'ResNet')} pre-trained {100 * res['pretrained accuracy']:.2f}% on {data}; "
-                f"{vgg.get('name', 'VGG19')} {100 * vgg['pretrained accuracy']:.2f}% on {vgg_data}",
+                f"{res['name']} pre-trained {100 * res['pretrained accuracy']:.2f}% on {data}; "
+                f"{vgg['name']} {100 * vgg['pretrained accuracy']:.2f}% on {vgg_data}",
                 reason="other data or shrunk models: the absolute accuracies are the paper's on CIFAR-10 at full width",
                 source="NR Tables 5, 6",
                 **meta,

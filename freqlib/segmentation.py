@@ -487,9 +487,6 @@ def train_segmenter(
         test_dice = evaluate_dice(model, test, device, eval_batch_size) if test is not None else float("nan")
         return {"test_dice": test_dice, "kept": kept, "lr": opt.param_groups[0]["lr"]}
 
-    def summary(last) -> str:
-        return f"train loss {last.train_loss:.3f}, test Dice {100 * last.test_dice:.1f}%{kept_note(last.kept)}"
-
     history = fit(
         net,
         step,
@@ -501,7 +498,9 @@ def train_segmenter(
         columns=HISTORY_COLUMNS,
         desc=desc,
         progress=progress,
-        summary=summary,
+        summary=lambda last: (
+            f"train loss {last.train_loss:.3f}, test Dice {100 * last.test_dice:.1f}%{kept_note(last.kept)}"
+        ),
         postfix=lambda row: {"loss": f"{row['train_loss']:.3f}", "dice": f"{row['test_dice']:.3f}"},
         device=device,
     )

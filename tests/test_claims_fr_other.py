@@ -157,7 +157,7 @@ def gan_results(dense, fr, *, seeds=1, accuracy=0.9, spread=0.0, data="stand-in:
 def gan_quality(results):
     from freqlib.experiments.fr import gan
 
-    rows = gan.claims(results, {}, profile="paper")
+    rows = gan.claims(ChapterResult(tables={"results": results}), gan.Config(profile="paper"))
     assert rows[0].verdict == "not comparable" and rows[0].kind == "trained"
     return rows[-1]
 
@@ -189,7 +189,7 @@ def test_gan_targets_follow_the_data_label():
     assert bases["classifier"].target == 0.98 and not bases["classifier"].met and bases["generator"].met
     without_dense = gan_results(0.1, 0.1).query("variant != 'dense'")
     assert not gan.baselines(without_dense)["generator"].met
-    assert len(gan.claims(without_dense, {}, profile="p")) == 1  # the not comparable row only
+    assert len(gan.claims(ChapterResult(tables={"results": without_dense}), gan.Config())) == 1  # not comparable only
 
 
 # --- appendix tables (freqlib.paper) ----------------------------------------------------------------

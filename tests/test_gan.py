@@ -10,6 +10,7 @@ from torch.utils.data import TensorDataset
 
 import freqlib
 from freqlib import paper
+from freqlib.experiment import ConfigError
 from freqlib.experiments import RESULT_COLUMNS
 from freqlib.experiments.fr import gan
 from freqlib.metrics import feature_statistics, features_distance, frechet_distance
@@ -218,33 +219,63 @@ def test_book_classifier_shapes():
     assert feats.dtype == torch.float64 and feats.shape == (3, 500) and float(feats.min()) >= 0
 
 
-def test_run_returns_the_result_columns():
+def test_run_on_a_tiny_config():
     torch.set_num_threads(1)
-    models, details = {}, {}
-    table = gan.run(
-        variants=["dense", "gan-v1"],
-        data="fashion_mnist",
-        train_subset=8,
-        eval_samples=6,
-        width=4,
-        batch_size=4,
-        classifier_epochs=1,
-        calibration_batches=2,
-        progress=False,
-        models=models,
-        details=details,
+    cfg = gan.Config(
+        variants=("dense", "gan-v1"), train_subset=8, eval_samples=6, width=4, batch_size=4, calibration_batches=2
     )
+    result = gan.run(cfg, progress=False)
+    table, models, objects = result.table("results"), result.objects["models"], result.objects
     assert list(table.columns) == [*RESULT_COLUMNS, *gan.EXTRA_COLUMNS]
     assert table.variant.tolist() == ["dense", "gan-v1"] and set(models) == {"dense", "gan-v1"}
     assert (table.metric == gan.METRIC).all() and not table["higher is better"].any()
     dense, fr = table.iloc[0], table.iloc[1]
     assert dense.kept == dense.original == sum(p.numel() for p in models["dense"].parameters() if p.dim() == 4)
     assert fr.kept == freqlib.kept_coefficients(models["gan-v1"]) and fr.compression == fr.original / fr.kept
-    assert fr["D kept"] == freqlib.kept_coefficients(details["discriminators"]["gan-v1"])
+    assert fr["D kept"] == freqlib.kept_coefficients(objects["discriminators"]["gan-v1"])
     assert dense["file value"] == pytest.approx(dense.value, rel=1e-5)  # float32 file: the same model
     assert np.isfinite(table[["value", "file value", "floor", "ceiling"]].to_numpy(float)).all()
     assert (table.floor >= 0).all() and table.floor.nunique() == 1
-    assert details["label"].startswith("stand-in: Fashion-MNIST") and "resized to 64x64" in details["label"]
-    assert details["histories"].variant.tolist() == ["dense", "gan-v1"]
+    label = result.table("data")["label"].iloc[0]
+    assert label.startswith("stand-in: Fashion-MNIST") and "resized to 64x64" in label
+    assert result.table("history").variant.tolist() == ["dense", "gan-v1"] and set(result.timings) == set(models)
+    for name in gan.PAPER_TABLES:  # Tables 13-14 at the paper's width, whatever width is trained
+        assert (result.table(name)["status"] == "match").all()
+    assert (
+        result.table("cost").width.tolist() == [4, 16, 64] and result.table("cost")["trained here"].tolist()[0] == "yes"
+    )
+    assert result.table("variants")["G kept"].tolist() == table.kept.tolist()
+    assert [b.value for b in result.baselines][0] == dense["classifier accuracy"]
+    assert len(gan.plot_samples(result, cfg, n=4).axes) == 4
+    rows = gan.claims(result, cfg)
+    assert [r.verdict for r in rows[:2]] == ["reproduced", "reproduced"] and rows[-1].verdict == "undecided"
+
+
+def test_run_rejects_bad_arguments():
     with pytest.raises(ValueError, match="unknown: \\['v7'\\]"):
-        gan.run(variants=["v7"])
+        gan.run(gan.Config(variants=("v7",)))
+    with pytest.raises(ValueError, match="eval_samples must be at least 2"):
+        gan.run(gan.Config(eval_samples=1))
+    with pytest.raises(ConfigError, match=r"Config \(gan\): profile 'cpu' sets unknown parameter\(s\) 'epoch'"):
+        gan.Config.for_profile("cpu", {"epoch": 3})
+    assert gan.Config.for_profile("cpu").train_subset == 4096  # notebooks/profiles.yml
+
+
+def test_recalibrate_batchnorm_is_update_bn_over_noise_batches():
+    torch.set_num_threads(1)
+    ours, _ = gan.make_pair("dense", 0, width=4)
+    theirs, _ = gan.make_pair("dense", 0, width=4)
+    gan.recalibrate_batchnorm(ours, batches=3, batch_size=5, seed=2)
+    z = gan.noise(15, 100, 2)
+    theirs.train()
+    norms = [m for m in theirs.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for m in norms:  # the cumulative average by hand: mean over the batches of each batch's statistics
+        m.reset_running_stats()
+        m.momentum = None
+    with torch.no_grad():
+        for chunk in z.split(5):
+            theirs(chunk)
+    for a, b in zip(norms, (m for m in ours.modules() if isinstance(m, torch.nn.BatchNorm2d))):
+        torch.testing.assert_close(b.running_mean, a.running_mean, rtol=0, atol=0)
+        torch.testing.assert_close(b.running_var, a.running_var, rtol=0, atol=0)
+        assert b.momentum == 0.1

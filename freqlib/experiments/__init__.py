@@ -53,6 +53,7 @@ CHAPTERS: dict[str, str] = {
     "lenet5": "fr.lenet5",
     "spectrum": "fr.spectrum",
     "unet": "fr.segment",
+    "gan": "fr.gan",
     "nr_lowrank": "nr.lowrank",
 }
 

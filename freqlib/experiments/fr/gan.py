@@ -23,9 +23,10 @@ and a :class:`~freqlib.FrequencySchedule` per model lowers each weight to its ta
 ``schedule_fraction`` of the optimizer steps.
 
 :func:`train_gan` runs under ``torchrun`` through :mod:`freqlib.distributed` (both models in DDP,
-the data sharded, rank 0 prints); :func:`run` trains the variants and returns
-:data:`~freqlib.experiments.RESULT_COLUMNS` rows describing the generator (the deliverable), then
-:data:`EXTRA_COLUMNS` (the discriminator's counts, the floor and ceiling, ...).
+the data sharded, rank 0 prints). The chapter's contract (:mod:`freqlib.experiment`): :class:`Config`,
+:func:`run` (a ``ChapterResult`` whose ``"results"`` table has :data:`~freqlib.experiments.RESULT_COLUMNS`
+rows describing the generator, the deliverable, then :data:`EXTRA_COLUMNS`: the discriminator's counts,
+the floor and ceiling, ...), :func:`claims`; :func:`plot_samples` draws its figure.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from __future__ import annotations
 import math
 import tempfile
 import time
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -43,9 +45,10 @@ from torch.nn.utils import parametrize
 from torch.utils.data import Dataset
 
 from ... import distributed as dist
-from ... import paper
+from ... import experiment, paper
 from ...claims import Baseline, Claim, Target, difference_se, not_comparable, seed_se, trained
 from ...data import ImageDataset
+from ...experiment import ChapterResult
 from ...fr import frequency_regularize
 from ...io import load_compact, save_compact
 from ...loop import check_positive_int, checked_kept, fit
@@ -235,29 +238,19 @@ def recalibrate_batchnorm(
     device: torch.device | str = "cpu",
 ) -> nn.Module:
     """Replace the BatchNorm running statistics of ``generator`` by their average over ``batches``
-    batches of ``batch_size`` fresh noise vectors (:func:`noise` with ``seed``): the "standing
-    statistics" of the trained network, so that eval-mode samples look like the training-mode
-    (batch-statistics) ones. The running averages of a short training lag behind the weights (an
-    untrained generator's are the initial 0 / 1, which make it draw flat grey). In place; returns the
-    generator in eval mode. Every rank computes the same statistics.
+    batches of ``batch_size`` fresh noise vectors (:func:`noise` with ``seed``; through
+    :func:`torch.optim.swa_utils.update_bn`): the "standing statistics" of the trained network, so that
+    eval-mode samples look like the training-mode (batch-statistics) ones. The running averages of a
+    short training lag behind the weights (an untrained generator's are the initial 0 / 1, which make
+    it draw flat grey). In place; returns the generator in eval mode. Every rank computes the same
+    statistics.
     """
     check_positive_int("batches", batches)
     check_positive_int("batch_size", batch_size)
     net = dist.unwrap(generator).to(device)
-    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    momenta = [m.momentum for m in norms]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average over the batches below
-    net.train()
-    z = noise(batches * batch_size, net.latent_dim, seed)
-    try:
-        with parametrize.cached():
-            for i in range(batches):
-                net(z[i * batch_size : (i + 1) * batch_size].to(device))
-    finally:
-        for m, momentum in zip(norms, momenta):
-            m.momentum = momentum
+    z = noise(batches * batch_size, net.latent_dim, seed).to(device)
+    with parametrize.cached():
+        torch.optim.swa_utils.update_bn(z.split(batch_size), net)
     return net.eval()
 
 
@@ -409,168 +402,210 @@ def load_data(
     return train.adapted(image_size), test.adapted(image_size), label
 
 
-def fit_classifier(
-    train: Dataset,
-    test: Dataset,
-    *,
-    epochs: int,
-    batch_size: int = 64,
-    lr: float = 1e-3,
-    device: torch.device | str = "cpu",
-    seed: int = 0,
-    progress: bool = True,
-) -> tuple[BookClassifier, float]:
-    """Train a :class:`BookClassifier` (seed ``seed``; Adam, cosine decay, cross-entropy) on ``train``
-    and return it (on the CPU, eval mode) with its test accuracy on ``test`` (a fraction)."""
+def fit_classifier(train: Dataset, test: Dataset, *, seed: int = 0, **options) -> tuple[BookClassifier, float]:
+    """Train a :class:`BookClassifier` (seed ``seed``; Adam, cosine decay, cross-entropy:
+    :func:`freqlib.train.train_classifier` with ``options``: ``epochs``, ``batch_size``, ``lr``, ``device``,
+    ``progress``) on ``train`` and return it (on the CPU, eval mode) with its test accuracy on ``test`` (a
+    fraction)."""
     torch.manual_seed(seed)
     classifier = BookClassifier(channels=train[0][0].shape[0])
-    history = train_classifier(
-        classifier,
-        train,
-        test,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        cosine=True,
-        device=device,
-        seed=seed,
-        progress=progress,
-        desc="book classifier",
-    )
+    history = train_classifier(classifier, train, test, cosine=True, seed=seed, desc="book classifier", **options)
     return classifier.cpu().eval(), float(history.test_accuracy.iloc[-1])
 
 
-def run(
-    *,
-    profile: str = "smoke",
-    variants: Sequence[str] = ("dense", "gan-v1"),
-    data: str = "fashion_mnist",
-    data_dir=None,
-    train_subset: int | None = 256,
-    eval_samples: int = 200,
-    image_size: int = 64,
-    width: int = 64,
-    epochs: int = 1,
-    batch_size: int = 64,
-    lr: float = 2e-4,
-    fr_lr: float | None = None,
-    betas: tuple[float, float] = (0.5, 0.999),
-    schedule_fraction: float = 0.3,
-    schedule_mode: str = "geometric",
-    classifier_epochs: int = 1,
-    classifier_lr: float = 1e-3,
-    calibration_batches: int = 10,
-    device: torch.device | str | None = None,
-    seed: int = 0,
-    progress: bool = True,
-    models: MutableMapping[str, nn.Module] | None = None,
-    details: MutableMapping | None = None,
-) -> pd.DataFrame:
-    """Train each of ``variants`` on ``data`` and return one row per trained GAN: :data:`RESULT_COLUMNS`
-    for the generator (metric :data:`METRIC`, lower is better), then :data:`EXTRA_COLUMNS`.
+#: The appendix tables of the chapter's GAN-v1 (Tables 13 and 14), names of :data:`freqlib.paper.NAMES`.
+PAPER_TABLES = ("gan-v1-discriminator", "gan-v1-generator")
+#: Keep rule of each variant, for the tables.
+KEEP_RULES = {"dense": "all weights", "gan-v1": "rate 1% (Tables 13-14)", "gan-v3": "floors only (not in the paper)"}
 
-    Data: :func:`load_data` (``train_subset`` training images; ``2 * eval_samples`` test images,
-    split at random into a *reference* half and a *floor* half). The book classifier
-    (:func:`fit_classifier`, ``classifier_epochs``) is trained on the GAN's training images; the
-    metric of a generator is the Fréchet distance between the classifier features of
-    ``eval_samples`` generated images (noise seed ``seed + 1000``) and of the reference half.
-    Every variant starts from the same initialization (:func:`make_pair`, ``seed``, DCGAN ``width``:
-    64 is the paper's) and sees the same batches and noise (:func:`train_gan`: Adam ``lr``, FR
-    variants ``fr_lr``, default ``lr``). Each trained generator is written as a compact file
-    (float16 coefficients for FR, float32 for dense), read into a fresh generator and scored again
-    ("file value"). Before scoring and saving, each generator's BatchNorm statistics are recomputed
-    over ``calibration_batches`` batches of noise (:func:`recalibrate_batchnorm`), the untrained
-    one's too. ``profile`` "smoke" trains on the CPU (deterministic committed outputs), the
-    others on CUDA when present (``device`` overrides). ``models``, when given, receives
-    ``{variant: trained generator}`` (CPU, eval mode); ``details`` receives "histories" (a
-    DataFrame with a "variant" column), "discriminators", "classifier", "untrained" (the initial
-    generator), "label" (the data's label), "floor", "ceiling" and "classifier accuracy".
+
+@dataclass(frozen=True)
+class Config(experiment.Config):
+    """The GAN chapter's parameters (smoke values as defaults; ``notebooks/profiles.yml`` sets the others).
+
+    ``data``: a name of :data:`freqlib.data.LOADERS` ("mnist", full, needs ``data_dir``: MNIST/raw/ or the
+    four IDX files; else Fashion-MNIST, labelled), resized to ``image_size``; ``variants``: names of
+    :data:`VARIANTS` (gan-v3 is not in the paper); ``train_subset``: training images (None: all);
+    ``eval_samples``: generated images per score, also the size of each half of real test images;
+    ``width``: DCGAN channel width (64 is the paper's GAN-v1; 16: 1/16 of the weights and of the cost).
+    Adam (``betas``) with ``lr`` for both networks (DCGAN's recipe says 2e-4) and ``fr_lr`` for the FR
+    variants (None: ``lr``), global batches of ``batch_size``; FR reaches its keep by a ``schedule_mode``
+    :class:`~freqlib.FrequencySchedule` over the first ``schedule_fraction`` of the steps. The book
+    classifier trains ``classifier_epochs`` at ``classifier_lr``; ``calibration_batches`` noise batches
+    give the generators' BatchNorm statistics before sampling.
     """
-    check_run(profile, variants, VARIANTS, what="GAN")
-    check_fraction(schedule_fraction)
-    check_positive_int("eval_samples", eval_samples)
-    if eval_samples < 2:
-        raise ValueError(f"eval_samples must be at least 2 (a covariance needs 2 samples), got {eval_samples}")
-    device = dist.init_from_env("cpu" if profile == "smoke" and device is None else device)
+
+    chapter = "gan"
+    data: str = "fashion_mnist"
+    data_dir: str | None = None
+    variants: Sequence[str] = ("dense", "gan-v1", "gan-v3")
+    train_subset: int | None = 256
+    eval_samples: int = 200
+    image_size: int = 64
+    width: int = 16
+    epochs: int = 1
+    batch_size: int = 32
+    lr: float = 5e-4
+    fr_lr: float | None = 2e-3
+    betas: tuple[float, float] = (0.5, 0.999)
+    schedule_fraction: float = 0.3
+    schedule_mode: str = "geometric"
+    classifier_epochs: int = 1
+    classifier_lr: float = 1e-3
+    calibration_batches: int = 10
+    seed: int = 0
+
+
+def cost_table(widths: Sequence[int], batch_size: int, trained: int) -> pd.DataFrame:
+    """Per DCGAN width: the (transposed) convolution weights of G and D, their multiply-accumulates per
+    image (:func:`multiply_accumulates`), GMAC per training step, about ``3 (G + 3 D)`` per image times
+    ``batch_size``, and whether it is the ``trained`` width."""
+    rows = []
+    for w in sorted(set(widths)):
+        g, d = DCGANGenerator(width=w), DCGANDiscriminator(width=w)
+        macs = multiply_accumulates(g, torch.zeros(1, 100)), multiply_accumulates(d, torch.zeros(1, 1, 64, 64))
+        rows.append(
+            {
+                "width": w,
+                "G weights": sum(p.numel() for p in g.parameters() if p.dim() == 4),
+                "D weights": sum(p.numel() for p in d.parameters() if p.dim() == 4),
+                "G MAC / image": macs[0],
+                "D MAC / image": macs[1],
+                f"GMAC / step (batch {batch_size})": round(3 * (macs[0] + 3 * macs[1]) * batch_size / 1e9, 1),
+                "trained here": "yes" if w == trained else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def variants_table(variants: Sequence[str], width: int) -> pd.DataFrame:
+    """Per variant its keep rule and the kept coefficients and compression of generator and discriminator."""
+    rows = []
+    for v in variants:
+        tg, td = (parameter_table(m).loc["total"] for m in make_pair(v, width=width))
+        rows.append(
+            {
+                "variant": v,
+                "keep rule": KEEP_RULES[v],
+                "G kept": int(tg["Rem. NoP."]),
+                "G compression": tg["Compress Rate"],
+                "D kept": int(td["Rem. NoP."]),
+                "D compression": td["Compress Rate"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def run(cfg: Config, *, device: torch.device | str | None = None, progress: bool = True) -> ChapterResult:
+    """Train each of ``cfg.variants`` on ``cfg.data``: a :class:`~freqlib.experiment.ChapterResult` with
+
+    - tables :data:`PAPER_TABLES` (``freqlib.paper.compare`` of the paper's GAN-v1 at width 64: Tables
+      13-14), ``"cost"`` (:func:`cost_table` of widths 16, 64 and ``cfg.width``), ``"variants"``
+      (:func:`variants_table`), ``"data"`` (sizes and label), ``"results"`` (one row per trained GAN:
+      :data:`RESULT_COLUMNS` for the generator, metric :data:`METRIC`, lower is better, then
+      :data:`EXTRA_COLUMNS`) and ``"history"`` (every epoch of every variant, a ``variant`` column);
+    - ``baselines``: :func:`baselines` of the results; ``timings``: training seconds per variant;
+    - ``objects``: ``"models"`` ({variant: trained generator}, CPU, eval mode), ``"discriminators"``,
+      ``"classifier"``, ``"untrained"`` (the initial generator) and ``"test"`` (the test images).
+
+    Data: :func:`load_data` (``train_subset`` training images; ``2 * eval_samples`` test images, split
+    at random into a *reference* half and a *floor* half). The book classifier (:func:`fit_classifier`)
+    is trained on the GAN's training images; the metric of a generator is the Fréchet distance between
+    the classifier features of ``eval_samples`` generated images (noise seed ``seed + 1000``) and of the
+    reference half. Every variant starts from the same initialization (:func:`make_pair`) and sees the
+    same batches and noise (:func:`train_gan`). Before scoring and saving, each generator's BatchNorm
+    statistics are recomputed over ``calibration_batches`` batches of noise
+    (:func:`recalibrate_batchnorm`), the untrained one's too; each trained generator is written as a
+    compact file (float16 coefficients for FR, float32 for dense), read back and scored again ("file
+    value"). Profile "smoke" trains on the CPU (deterministic committed outputs), the others on CUDA
+    when present (``device`` overrides).
+    """
+    check_run(cfg.profile, cfg.variants, VARIANTS, what="GAN")
+    check_fraction(cfg.schedule_fraction)
+    check_positive_int("eval_samples", cfg.eval_samples)
+    n_eval, seed = cfg.eval_samples, cfg.seed
+    if n_eval < 2:
+        raise ValueError(f"eval_samples must be at least 2 (a covariance needs 2 samples), got {n_eval}")
+    device = dist.init_from_env("cpu" if cfg.profile == "smoke" and device is None else device)
+    comparisons = {name: paper.compare(name, paper.build(name)) for name in PAPER_TABLES}
     train, test, label = load_data(
-        data, data_dir, train_subset=train_subset, test_subset=2 * eval_samples, image_size=image_size
+        cfg.data, cfg.data_dir, train_subset=cfg.train_subset, test_subset=2 * n_eval, image_size=cfg.image_size
     )
-    if len(test) < 2 * eval_samples:
-        raise ValueError(f"eval_samples={eval_samples} needs {2 * eval_samples} test images; {data} has {len(test)}")
+    if len(test) < 2 * n_eval:
+        raise ValueError(f"eval_samples={n_eval} needs {2 * n_eval} test images; {cfg.data} has {len(test)}")
     classifier, accuracy = fit_classifier(
         train,
         test,
-        epochs=classifier_epochs,
-        batch_size=batch_size,
-        lr=classifier_lr,
+        epochs=cfg.classifier_epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.classifier_lr,
         device=device,
         seed=seed,
         progress=progress,
     )
     real = test[:][0]
     halves = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed + 2))
-    reference = feature_statistics(classifier_features(classifier, real[halves[:eval_samples]], device=device))
-    floor = frechet_distance(
-        *reference, *feature_statistics(classifier_features(classifier, real[halves[eval_samples:]], device=device))
-    )
+    stats = [feature_statistics(classifier_features(classifier, real[h], device=device)) for h in halves.split(n_eval)]
+    floor = frechet_distance(*stats[0], *stats[1])
 
-    def score(generator: nn.Module) -> float:
-        images = sample(generator, eval_samples, seed=seed + 1000, device=device)
-        return frechet_distance(*reference, *feature_statistics(classifier_features(classifier, images, device=device)))
+    def score(generator: nn.Module, calibrate: bool = False) -> float:
+        if calibrate:
+            recalibrate_batchnorm(
+                generator, batches=cfg.calibration_batches, batch_size=cfg.batch_size, seed=seed + 2000, device=device
+            )
+        images = sample(generator, n_eval, seed=seed + 1000, device=device)
+        return frechet_distance(*stats[0], *feature_statistics(classifier_features(classifier, images, device=device)))
 
-    def calibrate(generator: nn.Module) -> nn.Module:
-        return recalibrate_batchnorm(
-            generator, batches=calibration_batches, batch_size=batch_size, seed=seed + 2000, device=device
-        )
-
-    untrained, _ = make_pair("dense", seed, width=width)
-    ceiling = score(calibrate(untrained))
+    untrained, _ = make_pair("dense", seed, width=cfg.width)
+    ceiling = score(untrained, calibrate=True)
     if dist.is_main():
         print(
             f"book classifier: test accuracy {100 * accuracy:.1f}%; Fréchet distance of real vs real "
-            f"(floor) {floor:.2f}, of the untrained generator (ceiling) {ceiling:.2f} ({eval_samples} samples each)"
+            f"(floor) {floor:.2f}, of the untrained generator (ceiling) {ceiling:.2f} ({n_eval} samples each)"
         )
-    steps = epochs * steps_per_epoch(train, batch_size)
-    rows, histories, discriminators = [], [], {}
-    for variant in variants:
-        generator, discriminator = make_pair(variant, seed, width=width)
+    steps = cfg.epochs * steps_per_epoch(train, cfg.batch_size)
+    rows, histories, models, discriminators, timings = [], [], {}, {}, {}
+    for variant in cfg.variants:
+        generator, discriminator = make_pair(variant, seed, width=cfg.width)
         fr = VARIANTS[variant] is not None
         schedules = None
-        if fr and round(schedule_fraction * steps) > 0:
+        if fr and round(cfg.schedule_fraction * steps) > 0:
             schedules = [
-                drop_schedule(m, schedule_fraction, steps, mode=schedule_mode) for m in (generator, discriminator)
+                drop_schedule(m, cfg.schedule_fraction, steps, mode=cfg.schedule_mode)
+                for m in (generator, discriminator)
             ]
         started = time.perf_counter()
         history = train_gan(
             generator,
             discriminator,
             train,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=(fr_lr or lr) if fr else lr,
-            betas=betas,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            lr=(cfg.fr_lr or cfg.lr) if fr else cfg.lr,
+            betas=cfg.betas,
             device=device,
             seed=seed,
             schedules=schedules,
             progress=progress,
             desc=variant,
         )
-        train_s = time.perf_counter() - started
+        timings[variant] = time.perf_counter() - started
         histories.append(history.assign(variant=variant))
-        value = score(calibrate(generator))
+        value = score(generator, calibrate=True)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / f"{variant}_generator.frq"
             save_compact(generator, path, dtype=torch.float16 if fr else torch.float32)
-            restored = load_compact(DCGANGenerator(generator.latent_dim, train[0][0].shape[0], width), path)
+            restored = load_compact(DCGANGenerator(generator.latent_dim, train[0][0].shape[0], cfg.width), path)
         d_table = parameter_table(discriminator).loc["total"]
-        row = result_row(FAMILY, variant, label, generator, METRIC, value, train_s, higher_is_better=False)
+        d_org, d_rem = int(d_table["Org. NoP."]), int(d_table["Rem. NoP."])
+        row = result_row(FAMILY, variant, label, generator, METRIC, value, timings[variant], higher_is_better=False)
         last = history.iloc[-1]
         row.update(
             {
                 "file value": score(restored),
-                "D kept": int(d_table["Rem. NoP."]),
-                "D original": int(d_table["Org. NoP."]),
-                "D compression": int(d_table["Org. NoP."]) / int(d_table["Rem. NoP."]),
+                "D kept": d_rem,
+                "D original": d_org,
+                "D compression": d_org / d_rem,
                 "floor": floor,
                 "ceiling": ceiling,
                 "classifier accuracy": accuracy,
@@ -579,23 +614,59 @@ def run(
             }
         )
         rows.append(row)
-        discriminators[variant] = discriminator.cpu().eval()
-        if models is not None:
-            models[variant] = generator.cpu().eval()
-    if details is not None:
-        details.update(
-            {
-                "histories": pd.concat(histories, ignore_index=True),
-                "discriminators": discriminators,
-                "classifier": classifier,
-                "untrained": untrained.cpu().eval(),
-                "label": label,
-                "floor": floor,
-                "ceiling": ceiling,
-                "classifier accuracy": accuracy,
-            }
-        )
-    return pd.DataFrame(rows, columns=[*RESULT_COLUMNS, *EXTRA_COLUMNS])
+        discriminators[variant], models[variant] = discriminator.cpu().eval(), generator.cpu().eval()
+    results = pd.DataFrame(rows, columns=[*RESULT_COLUMNS, *EXTRA_COLUMNS])
+    sizes = {"data set": cfg.data, "train": len(train), "test (reference + floor)": len(test)}
+    data = pd.DataFrame([{**sizes, "image": "x".join(map(str, train.shape[1:])), "label": label}])
+    tables = {
+        "cost": cost_table((16, 64, cfg.width), cfg.batch_size, cfg.width),
+        "variants": variants_table(cfg.variants, cfg.width),
+    }
+    return ChapterResult(
+        tables={
+            **comparisons,
+            **tables,
+            "data": data,
+            "results": results,
+            "history": pd.concat(histories, ignore_index=True),
+        },
+        baselines=list(baselines(results).values()),
+        timings=timings,
+        objects={
+            "models": models,
+            "discriminators": discriminators,
+            "classifier": classifier,
+            "untrained": untrained.cpu().eval(),
+            "test": test,
+        },
+    )
+
+
+@torch.no_grad()
+def plot_samples(result: ChapterResult, cfg: Config, n: int = 36):
+    """``n`` real test images, then ``n`` samples of the untrained and of each trained generator for the
+    same noise (:func:`noise`, seed 7), each panel titled with its Fréchet distance."""
+    import matplotlib.pyplot as plt
+    from torchvision.utils import make_grid
+
+    results = result.table("results")
+    scores = results.set_index("variant")["value"]
+    z = noise(n, 100, seed=7)
+    panels = [("real test images", result.objects["test"][:n][0])]
+    panels.append((f"untrained: {results.ceiling.iloc[0]:.2f}", sample(result.objects["untrained"], z=z)))
+    panels += [(f"{v}: {scores[v]:.2f}", sample(g, z=z)) for v, g in result.objects["models"].items()]
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 3.1), squeeze=False)
+    for ax, (name, images) in zip(axes[0], panels):
+        ax.imshow(make_grid(images, nrow=round(math.sqrt(n)), padding=1, pad_value=1).permute(1, 2, 0))
+        ax.set(xticks=[], yticks=[], title=name)
+        ax.title.set_fontsize(8)
+    fig.suptitle(
+        f"DCGAN (width {cfg.width}) samples for the same z, titled with the Fréchet distance (book classifier; "
+        f"floor {results.floor.iloc[0]:.2f})\n{results.data.iloc[0]} ({cfg.profile} profile)",
+        fontsize=8,
+    )
+    fig.tight_layout()
+    return fig
 
 
 # --- convergence targets and the chapter's claims -------------------------------------------------
@@ -691,17 +762,19 @@ def _quality_row(results: pd.DataFrame, profile: str) -> Claim:
     )
 
 
-def claims(results: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], *, profile: str) -> list[Claim]:
-    """The chapter's claims against the FR paper.
+def claims(result: ChapterResult, cfg: Config) -> list[Claim]:
+    """The chapter's claims against the FR paper, from :func:`run`'s tables.
 
-    ``results``: :func:`run`'s table (one row per variant; rows of several seeds may be concatenated,
-    which gives the quality claims a standard error); ``comparisons``: ``{name: freqlib.paper.compare(name,
-    model)}`` for ``gan-v1-discriminator`` and ``gan-v1-generator`` (Tables 13-14, exact). Then the
-    Fréchet distances (not comparable: the paper prints none) and, per FR variant, the trained claim that
-    FR keeps the dense generator's quality: FR's :data:`SHARE` at most :data:`QUALITY_BOUND` above
-    dense's, against the :func:`baselines` (book classifier and dense generator), decided only with a
-    standard error over seeds below :data:`QUALITY_TOLERANCE` (one seed gives none: undecided).
+    :data:`PAPER_TABLES` (``freqlib.paper.compare`` frames; Tables 13-14, exact; no row for a table the
+    result lacks) and ``"results"`` (one row per variant; rows of several seeds may be concatenated,
+    which gives the quality claims a standard error). Then the Fréchet distances (not comparable: the
+    paper prints none) and, per FR variant, the trained claim that FR keeps the dense generator's
+    quality: FR's :data:`SHARE` at most :data:`QUALITY_BOUND` above dense's, against the
+    :func:`baselines` (book classifier and dense generator), decided only with a standard error over
+    seeds below :data:`QUALITY_TOLERANCE` (one seed gives none: undecided).
     """
+    results, profile = result.table("results"), cfg.profile
+    comparisons = {name: result.tables[name] for name in PAPER_TABLES if name in result.tables}
     rows = paper.claims(comparisons, profile=profile)
     rows.append(_quality_row(results, profile))
     shares = results.assign(share=quality_share(results)).groupby("variant", sort=False)["share"].agg(list)

@@ -386,17 +386,24 @@ def test_spectrum_truncation_table_keeps_the_budget():
 # --- DCT and zigzag (freqlib.experiments.fr.dct_zigzag) ------------------------------------------------
 
 
-def test_dct_zigzag_premise_reproduced_and_not_reproduced():
+def dct_claims(photo, noise, match):
+    """:func:`dct_zigzag.claims` of a result whose first 1% holds ``photo`` / ``noise`` of the energy."""
     from freqlib.experiments.fr import dct_zigzag
 
-    rows = dct_zigzag.claims(0.9, 0.01, True, fraction=0.01, profile="smoke", data="photo")
+    energy = pd.DataFrame({"signal": ["photograph", "white noise"], "fraction": 0.01, "energy share": [photo, noise]})
+    frereg = pd.DataFrame({"shape": [(6, 5, 3, 3)], "matches": [match]}, dtype=object)
+    return dct_zigzag.claims(ChapterResult(tables={"energy": energy, "frereg": frereg}), dct_zigzag.Config())
+
+
+def test_dct_zigzag_premise_reproduced_and_not_reproduced():
+    rows = dct_claims(0.9, 0.01, True)
     assert [(r.kind, r.verdict) for r in rows] == [("exact", "reproduced")] * 2
-    assert "90x white noise's share" in rows[0].reason
-    (row,) = dct_zigzag.claims(0.4, 0.01, None, fraction=0.01, profile="smoke", data="photo")
+    assert "90x white noise's share" in rows[0].reason and rows[0].data == "skimage camera photo 128x128"
+    (row,) = dct_claims(0.4, 0.01, None)
     assert row.verdict == "not reproduced" and "not over half" in row.reason
-    (row,) = dct_zigzag.claims(0.9, 0.2, None, fraction=0.01, profile="smoke", data="photo")
+    (row,) = dct_claims(0.9, 0.2, None)
     assert row.verdict == "not reproduced" and "(under 10x)" in row.reason
-    rows = dct_zigzag.claims(0.9, 0.01, False, fraction=0.01, profile="smoke", data="photo")
+    rows = dct_claims(0.9, 0.01, False)
     assert rows[1].verdict == "not reproduced" and rows[1].ours == "ranks differ"
 
 
@@ -411,3 +418,24 @@ def test_dct_zigzag_prefix_energy_and_frereg():
     assert dct_zigzag.prefix_energy([0.1, 0.2, 0.3, 1.0], 0.5) == 0.2
     pytest.importorskip("frereg")
     assert dct_zigzag.frereg_matches((4, 3, 3, 3)) is True
+
+
+def test_dct_zigzag_run_gives_every_table_and_figure():
+    from freqlib.experiments.fr import dct_zigzag
+
+    cfg = dct_zigzag.Config(photo_size=32, zigzag_side=4)
+    result = dct_zigzag.run(cfg)
+    assert result.table("zigzag")[["row", "col"]].values[:4].tolist() == [[0, 0], [0, 1], [1, 0], [0, 2]]
+    assert result.figures["zigzag"]["rank"].shape == (4, 4)
+    assert (
+        result.table("photo").k.tolist() == [1, 10, 51, 205]
+        and result.table("photo")["PSNR (dB)"].is_monotonic_increasing
+    )
+    errors = result.table("kernels").groupby("kernel")["relative error"]
+    assert errors.last().tolist() == pytest.approx([0.0, 0.0], abs=1e-12)  # all coefficients: the kernel itself
+    energy = result.table("energy").set_index("signal")["energy share"]
+    assert energy["photograph"] > 0.5 > energy["white noise"] and (result.table("energy").coefficients == 1024).all()
+    assert [r.kind for r in dct_zigzag.claims(result, cfg)][0] == "exact"
+    for plot in (dct_zigzag.plot_zigzag, dct_zigzag.plot_basis, dct_zigzag.plot_kernels, dct_zigzag.plot_photo):
+        assert plot(result, cfg).axes
+    assert len(dct_zigzag.plot_energy(result, cfg).axes[0].lines) == 3

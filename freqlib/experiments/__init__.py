@@ -32,6 +32,7 @@ from ..tables import parameter_table
 #: pointwise convolutions). Every module listed has a ``run``.
 EXPERIMENTS = {
     "classify": "fr.classify",
+    "dct_zigzag": "fr.dct_zigzag",
     "gan": "fr.gan",
     "lenet5": "fr.lenet5",
     "segment": "fr.segment",
@@ -54,6 +55,7 @@ CHAPTERS: dict[str, str] = {
     "spectrum": "fr.spectrum",
     "unet": "fr.segment",
     "gan": "fr.gan",
+    "dct_zigzag": "fr.dct_zigzag",
     "nr_lowrank": "nr.lowrank",
 }
 

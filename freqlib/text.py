@@ -10,6 +10,11 @@ A :class:`Corpus` holds a vocabulary (id -> word) and the three splits as int64 
 sentence followed by ``<eos>``. :func:`batchify` cuts a stream into ``batch_size`` columns and
 :func:`bptt_batches` walks them ``bptt`` steps at a time (Zaremba et al., 2014: batches of 20,
 unrolled 20 steps for the small model and 35 for the medium and large ones).
+
+Evaluation of a recurrent language model ``model(x, state) -> (logits, state)`` on a batchified
+stream: :func:`nll` and :func:`perplexity` (``exp`` of the mean negative log-likelihood per target
+token), :func:`perplexity_se` (with the standard error over blocks of consecutive tokens); and a
+reference without a network, :func:`bigram_perplexity` (an interpolated bigram of the training split).
 """
 
 from __future__ import annotations
@@ -24,9 +29,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
+from torch import nn
 
 from .data import DEFAULT_DOWNLOAD_DIR, DatasetMissing
+from .loop import check_positive_int
 
 EOS = "<eos>"
 UNK = "<unk>"
@@ -308,8 +316,7 @@ def ptb_corpus(
 def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
     """Cut a stream ``(N,)`` into ``batch_size`` contiguous columns: ``(N // batch_size, batch_size)``,
     time first; column ``j`` is ``ids[j * L : (j + 1) * L]``. The last ``N % batch_size`` ids are dropped."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    check_positive_int("batch_size", batch_size)
     if ids.dim() != 1:
         raise ValueError(f"ids must be a 1-d stream, got shape {tuple(ids.shape)}")
     length = len(ids) // batch_size
@@ -320,8 +327,7 @@ def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
 
 def bptt_count(data: torch.Tensor, bptt: int) -> int:
     """Number of chunks :func:`bptt_batches` yields for ``data`` ``(L, B)``."""
-    if isinstance(bptt, bool) or not isinstance(bptt, int) or bptt < 1:
-        raise ValueError(f"bptt must be a positive int, got {bptt!r}")
+    check_positive_int("bptt", bptt)
     return math.ceil((len(data) - 1) / bptt)
 
 
@@ -332,3 +338,93 @@ def bptt_batches(data: torch.Tensor, bptt: int) -> Iterator[tuple[torch.Tensor, 
     for i in range(0, bptt_count(data, bptt) * bptt, bptt):
         n = min(bptt, len(data) - 1 - i)
         yield data[i : i + n], data[i + 1 : i + 1 + n]
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation: perplexity with its standard error, and a bigram reference
+
+
+def _chunks(model: nn.Module, data: torch.Tensor, bptt: int, device: torch.device | str):
+    """``(logits, targets)`` of each ``bptt`` chunk of ``data`` ``(L, B)`` under ``torch.no_grad``, the
+    recurrent state carried from chunk to chunk, the model in eval mode (restored after)."""
+    was = model.training
+    model.eval()
+    state = None
+    try:
+        with torch.no_grad():
+            for x, y in bptt_batches(data.to(device), bptt):
+                logits, state = model(x, state)
+                yield logits.reshape(-1, logits.shape[-1]), y
+    finally:
+        model.train(was)
+
+
+def nll(model: nn.Module, data: torch.Tensor, bptt: int, device: torch.device | str = "cpu") -> tuple[float, int]:
+    """(summed negative log-likelihood in nats, number of targets) of a batchified stream ``(L, B)``,
+    the state carried from chunk to chunk (:func:`bptt_batches`), dropout off."""
+    total, count = 0.0, 0
+    for logits, y in _chunks(model, data, bptt, device):
+        total += float(nn.functional.cross_entropy(logits, y.reshape(-1), reduction="sum").double())
+        count += y.numel()
+    return total, count
+
+
+def perplexity(model: nn.Module, data: torch.Tensor, bptt: int, device: torch.device | str = "cpu") -> float:
+    """``exp(mean NLL per target token)`` of a batchified stream ``(L, B)`` (:func:`nll`)."""
+    total, count = nll(model, data, bptt, device)
+    return math.exp(total / count)
+
+
+def nll_blocks(
+    model: nn.Module, data: torch.Tensor, bptt: int, device: torch.device | str = "cpu"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(summed NLL in nats, number of targets) of every block of a batchified stream ``(L, B)``: a block
+    is one column of one ``bptt`` chunk (consecutive tokens), the state carried as in :func:`nll`."""
+    sums, counts = [], []
+    for logits, y in _chunks(model, data, bptt, device):
+        loss = nn.functional.cross_entropy(logits, y.reshape(-1), reduction="none")
+        sums.append(loss.view_as(y).double().sum(0).cpu().numpy())
+        counts.append(np.full(y.shape[1], y.shape[0]))
+    return np.concatenate(sums), np.concatenate(counts)
+
+
+def perplexity_se(
+    model: nn.Module, data: torch.Tensor, bptt: int, device: torch.device | str = "cpu"
+) -> tuple[float, float]:
+    """(perplexity, standard error of the mean NLL per token in nats) of a batchified stream ``(L, B)``.
+
+    The error treats the blocks of :func:`nll_blocks` (runs of ``bptt`` consecutive tokens) as the
+    independent units (a ratio estimator), since neighbouring tokens are not independent; it is also
+    the standard error of the log-perplexity. Infinity with fewer than 2 blocks."""
+    sums, counts = nll_blocks(model, data, bptt, device)
+    n = counts.sum()
+    mean = sums.sum() / n
+    k = len(sums)
+    se = math.sqrt(k / (k - 1) * float(((sums - mean * counts) ** 2).sum())) / n if k > 1 else math.inf
+    return math.exp(mean), se
+
+
+def bigram_perplexity(corpus: Corpus, split: str = "test") -> tuple[float, float]:
+    """(perplexity of ``split``, lambda) of an interpolated bigram of the training split:
+    ``p(w | v) = lambda c(v, w) / c(v) + (1 - lambda) p1(w)``, ``p1`` the add-one unigram (``p1`` alone
+    after a word never seen as a predecessor); lambda in 0, 0.05, ..., 0.95 minimizes the validation
+    perplexity. Every consecutive pair of the split is scored."""
+    vocab = len(corpus)
+    train = corpus.train.numpy().astype(np.int64)
+    unigram = (np.bincount(train, minlength=vocab) + 1) / (len(train) + vocab)
+    pairs, counts = np.unique(train[:-1] * vocab + train[1:], return_counts=True)
+    before = np.bincount(train[:-1], minlength=vocab)
+
+    def score(ids: np.ndarray, lam: float) -> float:
+        v, w = ids[:-1], ids[1:]
+        keys = v * vocab + w
+        at = np.minimum(np.searchsorted(pairs, keys), len(pairs) - 1)
+        seen_pair = np.where(pairs[at] == keys, counts[at], 0)
+        seen = before[v] > 0
+        cond = np.divide(seen_pair, before[v], out=np.zeros(len(keys)), where=seen)
+        p = np.where(seen, lam * cond + (1 - lam) * unigram[w], unigram[w])
+        return math.exp(-float(np.log(p).mean()))
+
+    valid = corpus.valid.numpy().astype(np.int64)
+    lam = min((i / 20 for i in range(20)), key=lambda x: score(valid, x))
+    return score(corpus.split(split).numpy().astype(np.int64), lam), lam

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
+from freqlib import text as text_lib
 from freqlib.claims import Claim
 from freqlib.experiment import ChapterResult
 from freqlib.experiments.nr import lowrank as lr
@@ -301,21 +302,46 @@ def table4(pnr=85.0, zg=90.0) -> pd.DataFrame:
     )  # fmt: skip
 
 
-def results(dense=2.0, se=0.005, label=KJV, paper=False, reverse=False, near=(0.0, 0.5), **kw) -> nr_lstm.Results:
-    g = grid(reverse)
-    t4 = kw.pop("table4", table4())
-    s = setup(ppl=dense, se=se, paper=paper)
-    s4 = setup("medium", ppl=dense, se=se, paper=paper) if paper else s
-    models = {"pnr": pruned(s4.base, near[0]), "zhu-gupta": pruned(s4.base, near[1])}
-    vocab = corpus(10_000) if label == PTB else corpus()
-    return nr_lstm.Results(
-        label, vocab, {"grid": s, "table4": s4}, g, t4, models, pd.Series(se, index=g.index),
-        pd.Series(se, index=t4.index), {"table4_epochs": 39 if paper else 2, "retrain_lr": None},
-    )  # fmt: skip
+def setups(dense=2.0, se=0.005, paper=False, table4_dense=None) -> pd.DataFrame:
+    """run's "setups": the grid's small model and Table 4's (the same one, or the medium model at the paper's
+    setting), against Zaremba et al.'s targets (paper) or the synthetic corpus's bigram."""
+    stand_in = nr_lstm.stand_in_target(corpus(), "dense small LSTM")
+    rows = []
+    for role, name in (("grid", "small"), ("table4", "medium" if paper else "small")):
+        schedule = nr_lstm.SCHEDULES[name]
+        hidden, epochs = (schedule["hidden"], schedule["epochs"]) if paper else (8, 2)
+        goal = nr_lstm.TARGETS[name] if paper else stand_in
+        ppl = table4_dense or dense if role == "table4" else dense
+        rows.append(
+            {"role": role, "model": f"dense {name} LSTM ({hidden} units, {epochs} epochs)", "schedule": name,
+             "hidden": hidden, "epochs": epochs, "test perplexity": ppl,
+             "test se": se, "target": goal.value, "target source": goal.source, "paper setup": paper,
+             "shares": "grid" if role == "table4" and not paper else ""}
+        )  # fmt: skip
+    return pd.DataFrame(rows)
 
 
-def lstm_claims(res, sizes=SIZES) -> dict[str, Claim]:
-    rows = nr_lstm.claims(res, profile="cpu", sizes=sizes)
+def results(dense=2.0, se=0.005, label=KJV, paper=False, reverse=False, near=(0.0, 0.5), sizes=SIZES, **kw):
+    """The tables of nr_lstm.run: ``near`` is the share of Figure 15's survivors near zero (pNR, Zhu & Gupta)."""
+    printed = {"Medium": "19.8M", "Large": "66M"}
+    fig15 = pd.DataFrame(
+        {"method": ["pnr", "zhu-gupta"], "rate": 0.9, "tau": 0.1, "nonzero": 818, "near": list(near)}
+    )  # 10% of a 32-unit layer 1
+    tables = {
+        "sizes": pd.DataFrame({"model": list(sizes), "parameters": list(sizes.values()),
+                               "printed": [printed[m] for m in sizes]}),
+        "data": pd.DataFrame([{"data": label}]),
+        "setups": kw.pop("setups") if "setups" in kw else setups(dense, se, paper),
+        "grid": grid(reverse).assign(**{"nll se": se}),
+        "table4": kw.pop("table4", table4()).assign(**{"nll se": se}),
+        "fig15": fig15,
+    }  # fmt: skip
+    return ChapterResult(tables=tables)
+
+
+def lstm_claims(res: ChapterResult, paper=False) -> dict[str, Claim]:
+    cfg = nr_lstm.Config(profile="cpu", table4_epochs=None if paper else 2)
+    rows = nr_lstm.claims(res, cfg)
     assert all(isinstance(r, Claim) for r in rows)
     return {r.claim: r for r in rows}
 
@@ -329,15 +355,29 @@ def test_lstm_targets_are_5_percent_above_zaremba_and_the_bigram_elsewhere():
     ]
     assert not nr_lstm.TARGETS["small"].higher_is_better
     text = corpus(vocab=4, n=4_000)
-    ppl, lam = nr_lstm.bigram_perplexity(text)
+    ppl, lam = text_lib.bigram_perplexity(text)
     assert 1 < ppl < 4.6 and 0 <= lam < 1  # random ids: about the vocabulary size, add-one smoothed
     repeating = nr_lstm.Corpus("abab", ("a", "b"), torch.tensor([0, 1] * 500), torch.tensor([0, 1] * 50),
                                torch.tensor([0, 1] * 50), "")  # fmt: skip
-    assert nr_lstm.bigram_perplexity(repeating)[0] < 1.1  # one word of context predicts the next
+    assert text_lib.bigram_perplexity(repeating)[0] < 1.1  # one word of context predicts the next
+    shared = setup()
+    goals = nr_lstm.targets({"grid": shared, "table4": shared}, corpus(), KJV)
+    assert goals["grid"] is goals["table4"] and "interpolated bigram" in goals["grid"].source
+    paper = nr_lstm.targets({"grid": setup(paper=True), "table4": setup("medium", paper=True)}, corpus(10_000), PTB)
+    assert [t.value for t in paper.values()] == [120.2, 86.8]
     bases = nr_lstm.baselines(results())
     assert list(bases) == ["grid"] and "interpolated bigram" in bases["grid"].source and bases["grid"].met
     paper = nr_lstm.baselines(results(dense=84.0, label=PTB, paper=True))
     assert [b.target for b in paper.values()] == [120.2, 86.8] and all(b.met for b in paper.values())
+
+
+def test_lstm_near_zero_counts_the_survivors_near_zero():
+    base = setup().base
+    models = {"pnr": pruned(base, 0.0), "zhu-gupta": pruned(base, 0.5)}
+    f15 = nr_lstm.near_zero(table4(), models, base)
+    assert f15["rate"] == 0.9 and f15["near"]["pnr"] == 0.0 and f15["near"]["zhu-gupta"] == pytest.approx(0.5, abs=0.01)
+    assert f15["nonzero"] == {"pnr": 818, "zhu-gupta": 818}  # 10% of 2 x 4,096 layer-1 weights
+    assert nr_lstm.near_zero(table4(), {"pnr": models["pnr"]}, base) is None
 
 
 def test_lstm_reproduced_with_a_converged_dense_model():
@@ -358,7 +398,7 @@ def test_lstm_not_reproduced_when_the_grid_and_table_4_say_otherwise():
         c = find(rows, start)
         assert (c.kind, c.verdict) == ("trained", "not reproduced"), (start, c.reason)
     assert find(rows, "Table 4: Large model size").verdict == "reproduced"
-    wrong = lstm_claims(results(), sizes={"Medium": 20_000_000})
+    wrong = lstm_claims(results(sizes={"Medium": 20_000_000}))
     assert find(wrong, "Table 4: Medium model size").verdict == "not reproduced"
 
 
@@ -374,14 +414,13 @@ def test_lstm_undecided_when_the_standard_error_is_too_large():
     for start in ["the best pNR", "stronger weight decay", "Table 4: pNR-based"]:
         c = find(rows, start)
         assert c.verdict == "undecided" and "is not below the tolerance" in c.reason, (start, c.reason)
-    fig6 = find(lstm_claims(results(near=(0.0, 0.0))), "Fig. 15")  # no near-zero survivors to halve
-    assert fig6.verdict == "undecided" and "not below the tolerance 0%" in fig6.reason
+    fig15 = find(lstm_claims(results(near=(0.0, 0.0))), "Fig. 15")  # no near-zero survivors to halve
+    assert fig15.verdict == "undecided" and "not below the tolerance 0%" in fig15.reason
 
 
 def test_lstm_paper_setting_decides_the_absolute_perplexities():
-    res = results(dense=115.0, se=0.005, label=PTB, paper=True)
-    res.setups["table4"].test_ppl = 84.0
-    rows = lstm_claims(res)
+    res = results(label=PTB, setups=setups(dense=115.0, paper=True, table4_dense=84.0))
+    rows = lstm_claims(res, paper=True)
     small = find(rows, "original perplexity")
     assert (small.kind, small.verdict) == ("trained", "reproduced") and "115 within 3 of 114.6" in small.reason
     medium = find(rows, "Table 4: Medium perplexity at p_f 90%")
@@ -389,5 +428,7 @@ def test_lstm_paper_setting_decides_the_absolute_perplexities():
         medium.verdict == "reproduced"
         and "dense medium LSTM (650 units, 39 epochs) perplexity 84 meets" in medium.reason
     )
-    res.setups["grid"].test_ppl = 125.0  # above Zaremba et al.'s 114.5 + 5%
-    assert find(lstm_claims(res), "original perplexity").verdict == "undecided"
+    res.tables["setups"].loc[0, "test perplexity"] = 125.0  # above Zaremba et al.'s 114.5 + 5%
+    assert find(lstm_claims(res, paper=True), "original perplexity").verdict == "undecided"
+    shorter = nr_lstm.claims(res, nr_lstm.Config(profile="cpu", table4_epochs=2))  # not the paper's retraining
+    assert not any(c.claim.startswith("Table 4: Medium perplexity at") for c in shorter)

@@ -10,6 +10,7 @@ import torch
 
 from freqlib import text
 from freqlib.data import DatasetMissing
+from freqlib.experiment import ChapterResult, ConfigError
 from freqlib.experiments.nr import lstm as nr_lstm
 from freqlib.models import WordLSTM, lstm_medium
 from freqlib.occasional import OccasionalRegularizer, magnitude_prune
@@ -173,9 +174,14 @@ def test_perplexity_is_exp_mean_nll():
         logits, _ = model(data[:-1])
         logp = torch.log_softmax(logits.double(), -1).gather(2, data[1:].unsqueeze(2))
     expected = math.exp(-logp.mean().item())
-    assert nr_lstm.perplexity(model, data, 7) == pytest.approx(expected, rel=1e-5)
-    total, count = nr_lstm.nll(model, data, 7)
+    assert text.perplexity(model, data, 7) == pytest.approx(expected, rel=1e-5)
+    total, count = text.nll(model, data, 7)
     assert count == 49 * 4 and total == pytest.approx(-logp.sum().item(), rel=1e-5)
+    sums, counts = text.nll_blocks(model, data, 7)  # one block per column of each of the 7 chunks
+    assert len(sums) == 7 * 4 and counts.sum() == count and sums.sum() == pytest.approx(total, rel=1e-6)
+    ppl, se = text.perplexity_se(model, data, 7)
+    assert ppl == pytest.approx(expected, rel=1e-5) and 0 < se < 1
+    assert model.training  # evaluation leaves the mode as it found it
 
 
 def test_paper_table4_as_printed():
@@ -224,41 +230,58 @@ def test_grid_helpers():
     assert nr_lstm.spearman([1, 2, 3], [2, 4, 9]) == pytest.approx(1.0)
 
 
-def test_tiny_run_returns_the_expected_columns(fake_bible, monkeypatch):
+def tiny_config(**changes) -> nr_lstm.Config:
+    values = dict(vocab_size=40, train_words=None, valid_words=None, test_words=None, hidden=8, pretrain_epochs=1,
+                  kinds=("decay", "prune"), periods=(1, 2), strengths={"decay": (0.01,), "prune": (0.5,)},
+                  table4_period=2, rates=(0.5,))  # fmt: skip
+    return nr_lstm.Config(**(values | changes))
+
+
+def test_run_on_a_tiny_config(fake_bible, monkeypatch):
     monkeypatch.setattr(nr_lstm, "kjv_corpus", functools.partial(text.kjv_corpus, bible=fake_bible, cache_dir=None))
-    results = nr_lstm.run(
-        vocab_size=40,
-        hidden=8,
-        pretrain_epochs=1,
-        kinds=["decay", "prune"],
-        periods=[1, 2],
-        strengths={"decay": [0.01], "prune": [0.5]},
-        grid_init="pretrained",
-        grid_epochs=1,
-        table4_model="small",
-        rates=[0.5],
-        table4_epochs=1,
-        table4_period=2,
-        t_f_epochs=0.5,
-        progress=False,
-    )
-    assert results.label.startswith("stand-in: the King James Bible")
-    assert list(results.grid.columns) == ["kind", "period", "strength", "perplexity", "events", "e_w", "e_w/pNR",
-                                          "zeros", "train s"]  # fmt: skip
-    assert len(results.grid) == 5 and results.grid.perplexity.gt(1).all()
-    pruned = results.grid[results.grid.kind == "prune"]
-    assert pruned.zeros.round(2).eq(0.5).all()  # compressed at the end, whatever the period
-    assert list(results.table4.columns) == ["method", "p_f", "period", "perplexity", "valid perplexity", "zeros",
-                                            "events", "train s"]  # fmt: skip
-    assert results.table4.method.tolist() == ["dense", "pnr", "zhu-gupta"]
-    assert results.table4.zeros.iloc[1:].round(2).eq(0.5).all()
-    assert set(results.fig15) == {"pnr", "zhu-gupta"}
-    assert results.setups["table4"] is results.setups["grid"]
-    table = results.table  # what freqlib experiment nr_lstm prints
-    assert table.part.tolist() == ["grid"] * 5 + ["table4"] * 3 and table.columns[0] == "part"
-    assert table.perplexity.tolist() == [*results.grid.perplexity, *results.table4.perplexity]
+    cfg = tiny_config()
+    result = nr_lstm.run(cfg, progress=False)
+    assert result.table("data")["data"].iloc[0].startswith("stand-in: the King James Bible")
+    grid = result.table("grid")
+    assert list(grid.columns) == ["kind", "period", "strength", "perplexity", "events", "e_w", "e_w/pNR", "zeros",
+                                  "train s", "nll se"]  # fmt: skip
+    assert len(grid) == 5 and grid.perplexity.gt(1).all() and grid["nll se"].gt(0).all()
+    assert grid[grid.kind == "prune"].zeros.round(2).eq(0.5).all()  # compressed at the end, whatever the period
+    table4 = result.table("table4")
+    assert list(table4.columns) == ["method", "p_f", "period", "perplexity", "valid perplexity", "zeros", "events",
+                                    "train s", "nll se"]  # fmt: skip
+    assert table4.method.tolist() == ["dense", "pnr", "zhu-gupta"] and table4.zeros.iloc[1:].round(2).eq(0.5).all()
+    setups = result.table("setups")
+    assert setups.role.tolist() == ["grid", "table4"] and setups.shares.tolist() == ["", "grid"]
+    assert result.objects["setups"]["table4"] is result.objects["setups"]["grid"]
+    assert [b.value for b in result.baselines] == [setups["test perplexity"].iloc[0]]  # one model, one baseline
+    assert "interpolated bigram" in result.baselines[0].source
+    assert result.table("pretraining").role.tolist() == ["grid"]
+    assert result.table("sizes").parameters.tolist() == [19_780_400, 66_034_000]
+    assert set(result.table("fig15").method) == {"pnr", "zhu-gupta"} and set(result.figures["fig15"]["weights"])
+    assert set(result.table("fig6 rho").kind) == {"decay", "prune"}
+    assert result.table("table4 side").loc["50%", "ours: pnr"] == round(table4.perplexity.iloc[1], 2)
+    results = result.table("results")  # what freqlib experiment nr_lstm prints
+    assert results.part.tolist() == ["grid"] * 5 + ["table4"] * 3 and results.columns[0] == "part"
+    assert nr_lstm.stored(grid).columns[-1] == "zeros" and "nll se" not in nr_lstm.stored(table4)
+    rows = nr_lstm.claims(result, cfg)
+    assert [c.row() for c in nr_lstm.claims(ChapterResult(tables=dict(result.tables)), cfg)] == [c.row() for c in rows]
+    assert {c.verdict for c in rows if c.kind == "trained"} <= {"undecided", "not comparable"}
+    for plot in (nr_lstm.plot_grid, nr_lstm.plot_fig6, nr_lstm.plot_table4, nr_lstm.plot_fig15):
+        assert plot(result, cfg).axes
+
+
+def test_run_rejects_bad_arguments():
     with pytest.raises(ValueError, match="data must be one of"):
-        nr_lstm.run(data="wiki")
+        nr_lstm.run(tiny_config(data="wiki"))
+    with pytest.raises(ValueError, match="grid_epochs must be a positive int"):
+        nr_lstm.run(tiny_config(grid_epochs=0))
+    with pytest.raises(ValueError, match="methods must be a non-empty list of pnr, zhu-gupta; unknown: \\['zhu'\\]"):
+        nr_lstm.run(tiny_config(methods=("zhu",)))
+    with pytest.raises(ConfigError, match=r"Config \(nr_lstm\): profile 'cpu' sets unknown parameter\(s\) 'epochs'"):
+        nr_lstm.Config.for_profile("cpu", {"epochs": 3})
+    cpu = nr_lstm.Config.for_profile("cpu")  # notebooks/profiles.yml
+    assert cpu.hidden == 64 and cpu.strengths["svd"] == [8, 16] and cpu.table4_model == "small"
 
 
 def test_noise_kind_is_figure_4_right():

@@ -57,6 +57,7 @@ CHAPTERS: dict[str, str] = {
     "gan": "fr.gan",
     "dct_zigzag": "fr.dct_zigzag",
     "nr_lowrank": "nr.lowrank",
+    "nr_lstm": "nr.lstm",
 }
 
 

@@ -1150,13 +1150,14 @@ def _stand_ins(cfg: Config, labels: Sequence[str], widths: tuple[int, ...]) -> l
 def run(cfg: Config, *, device: torch.device | str | None = None, progress: bool = True) -> ChapterResult:
     """Every run of the chapter: a :class:`~freqlib.experiment.ChapterResult` with
 
-    - tables ``"models"`` (the dense starting models: data, sizes, pre-trained accuracy, VGG19's FC
-      stage), ``"notes"`` (``part``, ``note``: the cells no rank reaches, the FC layer left dense,
-      Figure 19 when not run), ``"fig7"``, ``"fig8"`` (the monitored events, by ``method``),
-      ``"table5"`` with ``"table5 ours"`` and ``"table5 paper"`` (the printed layout), ``"fig18"``,
-      ``"table6"`` with ``"table6 ours"`` and ``"table6 paper"``, ``"fig19 paper"`` and, when it ran
-      (paper profile, ImageNet and a GPU at hand), ``"fig19"``; :func:`exact_tables`; and
-      ``"results"``, the trained rows stacked (what ``freqlib experiment nr_lowrank`` prints);
+    - tables ``"data"`` (per model: the data label, image size, train and test images), ``"models"``
+      (the dense starting models: the same, pre-trained accuracy, VGG19's FC stage), ``"notes"``
+      (``part``, ``note``: the cells no rank reaches, the FC layer left dense, Figure 19 when not run),
+      ``"fig7"``, ``"fig8"`` (the monitored events, by ``method``), ``"table5"`` with ``"table5 ours"``
+      and ``"table5 paper"`` (the printed layout), ``"fig18"``, ``"table6"`` with ``"table6 ours"`` and
+      ``"table6 paper"``, ``"fig19 paper"`` and, when it ran (paper profile, ImageNet and a GPU at
+      hand), ``"fig19"``; :func:`exact_tables`; and ``"results"``, the trained rows stacked (what
+      ``freqlib experiment nr_lowrank`` prints);
     - ``figures``: the frames behind Figures 7, 8, 16 and 18; ``baselines``: :func:`baselines`;
       ``timings``: seconds of each model's pre-training and fine-tuning runs;
     - ``objects``: ``"stand-ins"`` (lines for :func:`freqlib.report.stand_in`), ``"resnet"`` and
@@ -1199,6 +1200,7 @@ def run(cfg: Config, *, device: torch.device | str | None = None, progress: bool
     models = _models_table(res, vgg, (label, vgg_label), (cfg.image_size, 32), len(train))
     printed5, big = paper_table5(), len(largest_convs(res["pretrained"]))
     tables = {
+        "data": models[["model", "data", "image", "train images", "test images"]],
         "models": models,
         "notes": pd.DataFrame(notes, columns=["part", "note"]),
         "fig7": res["fig7"],

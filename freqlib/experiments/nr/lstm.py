@@ -29,6 +29,12 @@ What the paper leaves open, and what we do: whether the Figure 5 cells start fro
 pre-trained model (``grid_init``; the smoke and cpu profiles start from the pre-trained model, to fit
 their budget); the strengths and periods of Figure 14 (only plotted; :data:`PAPER_GRID` is our pick,
 the periods those of Figure 11); how long Table 4 retrains (we take Zaremba et al.'s full schedule).
+
+Perplexities and their standard errors come from :mod:`freqlib.text` (:func:`~freqlib.text.perplexity_se`,
+blocks of consecutive tokens as the units), and so does the bigram reference of the stand-in targets
+(:func:`~freqlib.text.bigram_perplexity`). The chapter's contract (:mod:`freqlib.experiment`):
+:class:`Config`, :func:`run` (a ``ChapterResult``), :func:`claims`; ``plot_grid``, ``plot_fig6``,
+``plot_table4`` and ``plot_fig15`` draw its figures.
 """
 
 from __future__ import annotations
@@ -36,23 +42,27 @@ from __future__ import annotations
 import copy
 import functools
 import math
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
-import tqdm
 from torch import nn
 
+if TYPE_CHECKING:
+    import tqdm
+
+from ... import experiment
 from ...claims import (
     Baseline,
     Claim,
     Target,
+    beats_everywhere,
     binomial_se,
     by_construction,
     difference_se,
@@ -61,8 +71,9 @@ from ...claims import (
     trained,
     weakest,
 )
-from ...loop import fit, optimizer_step
-from ...models.lstm_lm import WordLSTM
+from ...experiment import ChapterResult
+from ...loop import check_positive_int, fit, optimizer_step, progress_bar
+from ...models.lstm_lm import WordLSTM, lstm_large, lstm_medium
 from ...occasional import (
     OccasionalRegularizer,
     binary_quantize,
@@ -74,8 +85,19 @@ from ...occasional import (
 )
 from ...occasional.masked import MaskedPruner
 from ...occasional.regularizer import current_weight, select
-from ...text import Corpus, CorpusMissing, batchify, bptt_batches, bptt_count, kjv_corpus, ptb_corpus
-from .. import PROFILES, parts_table
+from ...text import (
+    Corpus,
+    CorpusMissing,
+    batchify,
+    bigram_perplexity,
+    bptt_batches,
+    bptt_count,
+    kjv_corpus,
+    perplexity,
+    perplexity_se,
+    ptb_corpus,
+)
+from .. import parts_table
 
 DATA = Path(__file__).resolve().parents[3] / "data" / "paper"
 
@@ -223,68 +245,26 @@ def scaled_decay_after(config: dict, epochs: int) -> int:
     return max(1, round(config["decay_after"] * epochs / config["epochs"]))
 
 
+def lm_schedule(config: dict, epochs: int, lr: float | None = None) -> dict:
+    """:func:`train_lm`'s schedule keywords for the model ``config`` (a :data:`SCHEDULES` entry) over
+    ``epochs``: its ``bptt``, clip and decay, ``decay_after`` scaled (:func:`scaled_decay_after`) and the
+    initial learning rate ``lr`` (None: the config's)."""
+    return {
+        "epochs": epochs,
+        "bptt": config["bptt"],
+        "lr": config["lr"] if lr is None else lr,
+        "decay_after": scaled_decay_after(config, epochs),
+        "lr_decay": config["lr_decay"],
+        "clip": config["clip"],
+    }
+
+
 def _detach(state):
     return None if state is None else tuple(s.detach() for s in state)
 
 
-@torch.no_grad()
-def nll(model: WordLSTM, data: torch.Tensor, bptt: int, device: torch.device | str = "cpu") -> tuple[float, int]:
-    """(summed negative log-likelihood in nats, number of targets) of a batchified stream ``(L, B)``,
-    the state carried from chunk to chunk (:func:`freqlib.text.bptt_batches`), dropout off."""
-    was = model.training
-    model.eval()
-    total, count, state = 0.0, 0, None
-    try:
-        for x, y in bptt_batches(data.to(device), bptt):
-            logits, state = model(x, state)
-            loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum")
-            total += float(loss.double())
-            count += y.numel()
-    finally:
-        model.train(was)
-    return total, count
-
-
-def perplexity(model: WordLSTM, data: torch.Tensor, bptt: int, device: torch.device | str = "cpu") -> float:
-    """``exp(mean NLL per target token)`` of a batchified stream ``(L, B)`` (:func:`nll`)."""
-    total, count = nll(model, data, bptt, device)
-    return math.exp(total / count)
-
-
-@torch.no_grad()
-def nll_blocks(
-    model: WordLSTM, data: torch.Tensor, bptt: int, device: torch.device | str = "cpu"
-) -> tuple[np.ndarray, np.ndarray]:
-    """(summed NLL in nats, number of targets) of every block of a batchified stream ``(L, B)``: a block
-    is one column of one ``bptt`` chunk (consecutive tokens), the state carried as in :func:`nll`."""
-    was = model.training
-    model.eval()
-    sums, counts, state = [], [], None
-    try:
-        for x, y in bptt_batches(data.to(device), bptt):
-            logits, state = model(x, state)
-            loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="none")
-            sums.append(loss.view_as(y).double().sum(0).cpu().numpy())
-            counts.append(np.full(y.shape[1], y.shape[0]))
-    finally:
-        model.train(was)
-    return np.concatenate(sums), np.concatenate(counts)
-
-
-def perplexity_se(
-    model: WordLSTM, data: torch.Tensor, bptt: int, device: torch.device | str = "cpu"
-) -> tuple[float, float]:
-    """(perplexity, standard error of the mean NLL per token in nats) of a batchified stream ``(L, B)``.
-
-    The error treats the blocks of :func:`nll_blocks` (runs of ``bptt`` consecutive tokens) as the
-    independent units (a ratio estimator), since neighbouring tokens are not independent; it is also
-    the standard error of the log-perplexity. Infinity with fewer than 2 blocks."""
-    sums, counts = nll_blocks(model, data, bptt, device)
-    n = counts.sum()
-    mean = sums.sum() / n
-    k = len(sums)
-    se = math.sqrt(k / (k - 1) * float(((sums - mean * counts) ** 2).sum())) / n if k > 1 else math.inf
-    return math.exp(mean), se
+#: The columns of :func:`train_lm`'s history: one row per epoch.
+HISTORY = ["epoch", "steps", "lr", "train_ppl", "valid_ppl"]
 
 
 def train_lm(
@@ -310,8 +290,7 @@ def train_lm(
     every optimizer step. Columns: ``epoch``, ``steps``, ``lr``, ``train_ppl`` (during the epoch),
     ``valid_ppl`` (after it; NaN without ``valid``). ``bar`` is updated once per step.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, Integral) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    check_positive_int("epochs", epochs)
     torch.manual_seed(seed)  # dropout masks
     model.to(device)
     train = train.to(device)
@@ -348,7 +327,7 @@ def train_lm(
         bar=bar,
     )
     history["train_ppl"] = history.pop("train_nll").map(math.exp)
-    return history[["epoch", "steps", "lr", "train_ppl", "valid_ppl"]]
+    return history[HISTORY]
 
 
 @dataclass
@@ -397,23 +376,8 @@ def pretrain(
     init = copy.deepcopy(model.state_dict())
     started = time.perf_counter()
     desc = f"pre-train {name} ({config['hidden']} units)"
-    with tqdm.tqdm(
-        total=epochs * bptt_count(train, config["bptt"]), desc=desc, file=sys.stderr, ascii=True, disable=not progress
-    ) as bar:
-        history = train_lm(
-            model,
-            train,
-            epochs=epochs,
-            bptt=config["bptt"],
-            lr=config["lr"],
-            decay_after=scaled_decay_after(config, epochs),
-            lr_decay=config["lr_decay"],
-            clip=config["clip"],
-            valid=valid,
-            device=device,
-            seed=seed,
-            bar=bar,
-        )
+    with progress_bar(epochs * bptt_count(train, config["bptt"]), desc, progress) as bar:
+        history = train_lm(model, train, **lm_schedule(config, epochs), valid=valid, device=device, seed=seed, bar=bar)
     seconds = time.perf_counter() - started
     test_ppl, test_se = perplexity_se(model, test, config["bptt"], device)
     return Setup(
@@ -488,9 +452,7 @@ def layer1_weights(model: WordLSTM) -> np.ndarray:
 
 
 def _check_period(period) -> int:
-    if isinstance(period, bool) or not isinstance(period, Integral) or period < 1:
-        raise ValueError(f"period (pNR) must be a positive int, got {period!r}")
-    return int(period)
+    return int(check_positive_int("period (pNR)", period))
 
 
 def _start(setup: Setup, init: str, seed: int) -> WordLSTM:
@@ -530,20 +492,7 @@ def train_cell(
         period = _check_period(period)
         regs = [OccasionalRegularizer(model, transform_for(kind, strength), period, modules=list(REGULARIZED))]
     started = time.perf_counter()
-    train_lm(
-        model,
-        setup.train,
-        epochs=epochs,
-        bptt=config["bptt"],
-        lr=config["lr"] if lr is None else lr,
-        decay_after=scaled_decay_after(config, epochs),
-        lr_decay=config["lr_decay"],
-        clip=config["clip"],
-        steppers=regs,
-        device=device,
-        seed=seed,
-        bar=bar,
-    )
+    train_lm(model, setup.train, **lm_schedule(config, epochs, lr), steppers=regs, device=device, seed=seed, bar=bar)
     finalize(regs)
     seconds = time.perf_counter() - started
     events = regs[0].history if regs else []
@@ -563,13 +512,15 @@ def train_cell(
     }
 
 
-def grid_cells(kinds: Sequence[str], periods: Sequence[int], strengths: dict) -> list[tuple[str | None, int, object]]:
+def grid_cells(
+    kinds: Sequence[str], periods: Sequence[int], strengths: Mapping
+) -> list[tuple[str | None, int, object]]:
     """The unregularized cell, then (kind, period, strength) for every kind, strengths outer, periods inner."""
     cells: list[tuple[str | None, int, object]] = [(None, 0, 0)]
     for kind in kinds:
         if kind not in KINDS:
             raise ValueError(f"kinds must be among {', '.join(KINDS)}; got {kind!r}")
-        values = strengths.get(kind) if isinstance(strengths, dict) else None
+        values = strengths.get(kind) if isinstance(strengths, Mapping) else None
         if not values or not periods:
             raise ValueError(f"{kind}: periods and strengths[{kind!r}] must be non-empty, got {periods!r}, {values!r}")
         cells += [(kind, _check_period(p), s) for s in values for p in periods]
@@ -582,7 +533,7 @@ def run_grid(
     """Train every cell of :func:`grid_cells` under one tqdm bar (steps); one row per cell."""
     total = len(cells) * epochs * setup.steps_per_epoch
     rows = []
-    with tqdm.tqdm(total=total, desc=desc, file=sys.stderr, ascii=True, disable=not progress) as bar:
+    with progress_bar(total, desc, progress) as bar:
         for kind, period, strength in cells:
             rows.append(train_cell(setup, kind, period, strength, epochs=epochs, bar=bar, **cell_args))
     return pd.DataFrame(rows)
@@ -680,19 +631,9 @@ def train_pruned(
     elif method == "zhu-gupta":
         steppers = [MaskedPruner(model, rate, period, modules=list(REGULARIZED), t_f=schedule["t_f"])]
     started = time.perf_counter()
+    lr = TABLE4["lr"][setup.name] if lr is None else lr
     train_lm(
-        model,
-        setup.train,
-        epochs=epochs,
-        bptt=config["bptt"],
-        lr=(TABLE4["lr"][setup.name] if lr is None else lr),
-        decay_after=scaled_decay_after(config, epochs),
-        lr_decay=config["lr_decay"],
-        clip=config["clip"],
-        steppers=steppers,
-        device=device,
-        seed=seed,
-        bar=bar,
+        model, setup.train, **lm_schedule(config, epochs, lr), steppers=steppers, device=device, seed=seed, bar=bar
     )
     if method == "pnr":
         finalize(steppers)
@@ -733,9 +674,7 @@ def run_table4(
     chosen = min(rates, key=lambda p: abs(p - keep))
     rows, kept = [], {}
     total = len(runs) * epochs * setup.steps_per_epoch
-    with tqdm.tqdm(
-        total=total, desc=f"Table 4 ({setup.name})", file=sys.stderr, ascii=True, disable=not progress
-    ) as bar:
+    with progress_bar(total, f"Table 4 ({setup.name})", progress) as bar:
         for method, p_f in runs:
             model, row = train_pruned(setup, method, p_f, epochs=epochs, bar=bar, **kwargs)
             rows.append(row)
@@ -745,135 +684,333 @@ def run_table4(
 
 
 # ---------------------------------------------------------------------------------------------
-# the whole chapter
+# the chapter: Config -> run(cfg) -> ChapterResult
 
 
-@dataclass
-class Results:
-    """What :func:`run` returns: the data label, the corpus, the pre-trained setups (by role:
-    ``"grid"`` and ``"table4"``, the same object when both use one model), the grid, Table 4's rows,
-    the models pruned near 90% (Figure 15), the standard errors of the grid's and Table 4's test
-    log-perplexities (nats, one per row: ``grid_se``, ``table4_se``) and the retraining ``settings``
-    (``grid_init``, ``grid_epochs``, ``table4_epochs``, ``retrain_lr`` as run)."""
-
-    label: str
-    corpus: Corpus
-    setups: dict[str, Setup]
-    grid: pd.DataFrame
-    table4: pd.DataFrame
-    fig15: dict[str, WordLSTM]
-    grid_se: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
-    table4_se: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
-    settings: dict = field(default_factory=dict)
-
-    @property
-    def table(self) -> pd.DataFrame:
-        """The grid's rows and Table 4's in one frame, told apart by a first column ``part``
-        (``"grid"`` or ``"table4"``); what ``freqlib experiment nr_lstm`` prints and writes."""
-        return parts_table({"grid": self.grid, "table4": self.table4})
+def _default_strengths() -> dict[str, tuple]:
+    return {"decay": (1e-2,), "quantize": (1,), "svd": (4,), "prune": (0.8,)}
 
 
-def _check_epochs(name: str, value) -> int | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, Integral) or value < 1):
-        raise ValueError(f"{name} must be a positive int or None, got {value!r}")
-    return value
+@dataclass(frozen=True)
+class Config(experiment.Config):
+    """The LSTM chapter's parameters (smoke values as defaults; ``notebooks/profiles.yml`` sets the others).
 
-
-def run(
-    profile: str = "smoke",
-    data: str = "kjv",
-    data_dir=None,
-    vocab_size: int | None = 10_000,
-    train_words: int | None = None,
-    valid_words: int | None = None,
-    test_words: int | None = None,
-    grid_model: str = "small",
-    table4_model: str = "medium",
-    hidden: int | None = None,
-    pretrain_epochs: int | None = None,
-    kinds: Sequence[str] = KINDS,
-    periods: Sequence[int] = PAPER_GRID["periods"],
-    strengths: dict | None = None,
-    grid_init: str = "scratch",
-    grid_epochs: int | None = None,
-    rates: Sequence[float] = TABLE4["rates"],
-    methods: Sequence[str] = METHODS,
-    table4_epochs: int | None = None,
-    table4_period: int = TABLE4["period"],
-    t_f_epochs: float | None = None,
-    retrain_lr: float | None = None,
-    seed: int = 0,
-    device: torch.device | str = "cpu",
-    progress: bool = True,
-) -> Results:
-    """Pre-train, run the grid (``kinds`` x ``strengths`` x ``periods`` on ``grid_model``) and Table 4
-    (``methods`` x ``rates`` on ``table4_model``); see the module docstring.
-
-    ``hidden`` overrides both models' width (a stand-in for the smaller profiles); ``pretrain_epochs``
-    (None: Zaremba et al.'s), ``grid_epochs`` (None: the model's) and ``table4_epochs`` (None: the
-    model's) set the lengths; ``retrain_lr`` the initial learning rate of every retraining (None: the
-    model's for the grid, :data:`TABLE4`'s for Table 4); ``kinds`` empty skips the grid, ``rates``
-    empty skips Table 4.
+    Data: ``data`` ("ptb", the paper's, read from ``data_dir``; the King James Bible stands in when absent,
+    or "kjv"), ``vocab_size`` words (counting ``<eos>`` and ``<unk>``; None: all), the first
+    ``train_words`` / ``valid_words`` / ``test_words`` tokens of each split (None: all). Models: Zaremba et
+    al.'s ``grid_model`` (Figures 4-6, 14) and ``table4_model`` schedules (:data:`SCHEDULES`), ``hidden``
+    units overriding theirs (None: theirs), pre-trained ``pretrain_epochs`` (None: theirs). The grid: each
+    of ``kinds`` (:data:`KINDS`; empty skips the grid) at its ``strengths`` and every NR period of
+    ``periods``, each cell retraining the pre-trained model (``grid_init`` "pretrained") or training from
+    its initial weights ("scratch") for ``grid_epochs`` (None: the model's). Table 4: ``methods`` (of
+    :data:`METHODS`) at each target rate of ``rates`` (empty skips it), ``table4_epochs`` (None: the
+    model's), pNR ``table4_period``, ``p_f`` reached after ``t_f_epochs`` (None: the paper's, scaled).
+    ``retrain_lr``: the initial learning rate of every retraining (None: the paper's). ``threads``: CPU
+    threads the notebook trains on (:func:`freqlib.report.setup`; None: the book's 2).
     """
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
-    for name, value in (
-        ("pretrain_epochs", pretrain_epochs),
-        ("grid_epochs", grid_epochs),
-        ("table4_epochs", table4_epochs),
-    ):
-        _check_epochs(name, value)
-    if retrain_lr is not None and (isinstance(retrain_lr, bool) or not isinstance(retrain_lr, Real) or retrain_lr <= 0):
-        raise ValueError(f"retrain_lr must be a positive number or None, got {retrain_lr!r}")
-    strengths = PAPER_GRID["strengths"] if strengths is None else strengths
-    cells = grid_cells(kinds, periods, strengths) if kinds else []
+
+    chapter = "nr_lstm"
+    data: str = "kjv"
+    data_dir: str | None = None
+    vocab_size: int | None = 300
+    train_words: int | None = 8000
+    valid_words: int | None = 2000
+    test_words: int | None = 2000
+    grid_model: str = "small"
+    table4_model: str = "small"
+    hidden: int | None = 24
+    pretrain_epochs: int | None = 3
+    kinds: Sequence[str] = ("decay", "quantize", "svd", "prune")
+    periods: Sequence[int] = (1, 5)
+    strengths: Mapping[str, Sequence] = field(default_factory=_default_strengths)
+    grid_init: str = "pretrained"
+    grid_epochs: int | None = 1
+    rates: Sequence[float] = (0.9,)
+    methods: Sequence[str] = METHODS
+    table4_epochs: int | None = 1
+    table4_period: int = 5
+    t_f_epochs: float | None = 0.5
+    retrain_lr: float | None = None
+    threads: int | None = 1
+    seed: int = 0
+
+
+def _check(cfg: Config) -> None:
+    """ValueError naming the first bad epoch count or learning rate of ``cfg``, before anything trains."""
+    for name in ("pretrain_epochs", "grid_epochs", "table4_epochs"):
+        if getattr(cfg, name) is not None:
+            check_positive_int(name, getattr(cfg, name))
+    lr = cfg.retrain_lr
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, Real) or lr <= 0):
+        raise ValueError(f"retrain_lr must be a positive number or None, got {lr!r}")
+
+
+def _setups_table(setups: Mapping[str, Setup], corpus: Corpus, label: str) -> pd.DataFrame:
+    """One row per role (``grid``, ``table4``): the pre-trained dense model, its test perplexity with
+    the standard error of its log (``test se``, nats) and the target it must reach (:func:`targets`);
+    ``shares``: the role whose model it is (Table 4 on the grid's model), else empty."""
+    goals = targets(setups, corpus, label)
+    rows = []
+    for role, s in setups.items():
+        shared = next((r for r, other in setups.items() if other is s and r != role), "")
+        rows.append(
+            {"role": role, "model": _model_name(s), "schedule": s.name, "hidden": s.config["hidden"],
+             "epochs": s.config["epochs"], "parameters": parameter_count(s.base), "steps per epoch": s.steps_per_epoch,
+             "valid perplexity": s.valid_ppl, "test perplexity": s.test_ppl, "test se": s.test_se,
+             "target": goals[role].value, "target source": goals[role].source,
+             "paper setup": paper_setup(s, corpus, label), "shares": shared if role == "table4" else ""}
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _table4_side(table4: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Table 4 as printed for the model of schedule ``name`` (medium when not medium or large) beside
+    ours, by ``p_f`` (rows ``0%`` to ``97.5%``, ``-`` where a side has no cell)."""
+    paper_model = PAPER_NAMES.get(name, "Medium")
+    printed = paper_table4_long()
+    printed = printed[printed.model == paper_model].pivot(index="p_f", columns="method", values="perplexity")
+    ours = table4.pivot(index="p_f", columns="method", values="perplexity")
+    dense = table4[table4.method == "dense"].perplexity.iloc[0]
+    side = pd.DataFrame(index=pd.Index(sorted(set(printed.index) | set(ours.index)), name="p_f"))
+    side[f"paper {paper_model}: Zhu & Gupta"] = printed["Zhu & Gupta (2017)"]
+    side[f"paper {paper_model}: proposed"] = printed["Proposed Scheme"]
+    for method in [m for m in METHODS if m in ours.columns]:
+        side[f"ours: {method}"] = ours[method]
+        side.loc[0.0, f"ours: {method}"] = dense
+    side.index = [f"{100 * p:g}%" for p in side.index]
+    return side.round(2).astype(object).where(side.notna(), "-")
+
+
+def _fig6_tables(grid: pd.DataFrame, kinds: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """``"fig6"`` (:func:`fig6_frame` of the kinds of decay, SVD and pruning the grid has) and ``"fig6 rho"``
+    (per kind: Spearman's rho between error and perplexity, cells, and e_opt); empty without them."""
+    fig6_kinds = [k for k in ("decay", "svd", "prune") if k in kinds]
+    if grid.empty or not fig6_kinds:
+        return {}
+    frame, target = fig6_frame(grid, fig6_kinds), e_opt(grid, fig6_kinds)
+    rho = [
+        {"kind": k, "rho": spearman(g.error, g.perplexity), "cells": len(g), "e_opt": target}
+        for k in fig6_kinds
+        for g in [frame[frame.kind == k]]
+    ]
+    return {"fig6": frame, "fig6 rho": pd.DataFrame(rho)}
+
+
+def _stand_ins(cfg: Config, label: str, setups: Mapping[str, Setup]) -> list[str]:
+    """What stands in for the paper's data and models, one line each (for :func:`freqlib.report.stand_in`)."""
+    notes = [label.removeprefix("stand-in: ")] if label.startswith("stand-in") else []
+    if cfg.hidden is not None or cfg.pretrain_epochs is not None:
+        for role, s in setups.items():
+            paper = SCHEDULES[s.name]
+            notes.append(
+                f"{role} model: Zaremba et al.'s {s.name} schedule with {s.config['hidden']} units and "
+                f"{s.config['epochs']} epochs instead of {paper['hidden']} and {paper['epochs']}"
+            )
+    if "table4" in setups and setups["table4"].name != "medium":
+        notes.append(f"Table 4 on the {setups['table4'].name} model instead of the medium one")
+    return notes
+
+
+def run(cfg: Config, *, device: torch.device | str | None = None, progress: bool = True) -> ChapterResult:
+    """Pre-train, run the grid (``kinds`` x ``strengths`` x ``periods`` on ``grid_model``) and Table 4
+    (``methods`` x ``rates`` on ``table4_model``, the grid's pre-trained model when they are the same);
+    see the module docstring. A :class:`~freqlib.experiment.ChapterResult` with
+
+    - tables ``"paper table4"`` and ``"sizes"`` (Table 4's model sizes: ``model``, ``parameters`` of ours
+      at PTB's 10,000 words, ``printed``), ``"data"`` (the corpus), ``"setups"`` (:func:`_setups_table`:
+      the pre-trained models, their perplexities and targets), ``"pretraining"`` (their histories, by
+      ``role``), ``"grid"`` (:func:`train_cell` rows), ``"fig6"`` and ``"fig6 rho"`` (:func:`fig6_frame`,
+      Spearman's rho per kind), ``"table4"`` (:func:`train_pruned` rows), ``"table4 side"`` (the printed
+      table beside ours), ``"fig15"`` (:func:`near_zero`: ``method``, ``rate``, ``tau``, ``nonzero``,
+      ``near``) and ``"results"`` (the grid's and Table 4's rows stacked, labelled by ``part``: what
+      ``freqlib experiment nr_lstm`` prints);
+    - ``figures``: the frames behind Figures 5/14, 6 and Table 4's plot, and ``"fig15"`` (layer 1's
+      surviving weights per method, ``tau``, ``rate``); ``baselines``: :func:`baselines`; ``timings``;
+    - ``objects``: ``"stand-ins"`` (lines for :func:`freqlib.report.stand_in`), ``"corpus"``, ``"setups"``
+      (the :class:`Setup` per role, with the pre-trained models) and ``"fig15 models"``.
+
+    Profile "smoke" trains on the CPU (``device`` overrides).
+    """
+    _check(cfg)
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() and cfg.profile != "smoke" else "cpu"
+    device = torch.device(device)
+    cells = grid_cells(cfg.kinds, cfg.periods, cfg.strengths) if cfg.kinds else []
+    if cfg.rates:
+        unknown = [m for m in cfg.methods if m not in METHODS]
+        if unknown or not cfg.methods:
+            raise ValueError(f"methods must be a non-empty list of {', '.join(METHODS)}; unknown: {unknown}")
     corpus, label = load_corpus(
-        data, data_dir, vocab_size=vocab_size, train_words=train_words, valid_words=valid_words, test_words=test_words
-    )
+        cfg.data, cfg.data_dir, vocab_size=cfg.vocab_size, train_words=cfg.train_words,
+        valid_words=cfg.valid_words, test_words=cfg.test_words,
+    )  # fmt: skip
+    common = dict(seed=cfg.seed, device=device, progress=progress)
     setups: dict[str, Setup] = {}
-    grid, grid_se = pd.DataFrame(), pd.Series(dtype=float)
-    settings = {"grid_init": grid_init, "grid_epochs": None, "table4_epochs": None, "retrain_lr": retrain_lr}
+    grid, table4, fig15_models, timings = pd.DataFrame(), pd.DataFrame(), {}, {}
     if cells:
-        setups["grid"] = pretrain(
-            grid_model, corpus, hidden=hidden, epochs=pretrain_epochs, seed=seed, device=device, progress=progress
-        )
-        epochs = settings["grid_epochs"] = grid_epochs or SCHEDULES[grid_model]["epochs"]
+        setups["grid"] = pretrain(cfg.grid_model, corpus, hidden=cfg.hidden, epochs=cfg.pretrain_epochs, **common)
+        epochs = cfg.grid_epochs or SCHEDULES[cfg.grid_model]["epochs"]
+        desc = f"grid ({cfg.grid_model}): {len(cells)} models"
         grid = run_grid(
-            setups["grid"],
-            cells,
-            epochs=epochs,
-            lr=retrain_lr,
-            init=grid_init,
-            seed=seed,
-            device=device,
-            progress=progress,
-            desc=f"grid ({grid_model}): {len(cells)} models",
+            setups["grid"], cells, epochs=epochs, lr=cfg.retrain_lr, init=cfg.grid_init, desc=desc, **common
         )
-        grid_se = grid.pop("nll se")
-    table4, fig15, table4_se = pd.DataFrame(), {}, pd.Series(dtype=float)
-    if rates:
-        if "grid" in setups and table4_model == grid_model:
+        timings |= {"pre-training (grid)": setups["grid"].seconds, "grid": float(grid["train s"].sum())}
+    if cfg.rates:
+        if "grid" in setups and cfg.table4_model == cfg.grid_model:
             setups["table4"] = setups["grid"]
         else:
             setups["table4"] = pretrain(
-                table4_model, corpus, hidden=hidden, epochs=pretrain_epochs, seed=seed, device=device, progress=progress
+                cfg.table4_model, corpus, hidden=cfg.hidden, epochs=cfg.pretrain_epochs, **common
             )
+            timings["pre-training (Table 4)"] = setups["table4"].seconds
         setup = setups["table4"]
-        settings["table4_epochs"] = table4_epochs or SCHEDULES[setup.name]["epochs"]
-        table4, fig15 = run_table4(
-            setup,
-            rates,
-            methods,
-            epochs=settings["table4_epochs"],
-            period=table4_period,
-            t_f_epochs=t_f_epochs,
-            lr=retrain_lr,
-            seed=seed,
-            device=device,
-            progress=progress,
-        )
-        table4_se = table4.pop("nll se")
-    return Results(label, corpus, setups, grid, table4, fig15, grid_se, table4_se, settings)
+        table4, fig15_models = run_table4(
+            setup, cfg.rates, cfg.methods, epochs=cfg.table4_epochs or SCHEDULES[setup.name]["epochs"],
+            period=cfg.table4_period, t_f_epochs=cfg.t_f_epochs, lr=cfg.retrain_lr, **common,
+        )  # fmt: skip
+        timings["Table 4"] = float(table4["train s"].sum())
+    unique = {role: s for role, s in setups.items() if role == "grid" or s is not setups.get("grid")}
+    histories = [s.history.assign(role=role) for role, s in unique.items()]
+    sizes = {"Medium": parameter_count(lstm_medium(PTB_VOCAB)), "Large": parameter_count(lstm_large(PTB_VOCAB))}
+    printed = paper_table4().drop_duplicates("model").set_index("model").weights
+    data = {"data": label, "corpus": repr(corpus), "vocabulary": len(corpus),
+            **{f"{s} tokens": len(corpus.split(s)) for s in ("train", "valid", "test")},
+            "<unk> in test (%)": round(100 * corpus.unk_rate("test"), 2),
+            "first training tokens": " ".join(corpus.decode(corpus.train[:30]))}  # fmt: skip
+    fig15 = near_zero(table4, fig15_models, setups["table4"].base) if fig15_models else None
+    tables = {
+        "paper table4": paper_table4(),
+        "sizes": pd.DataFrame([{"model": m, "parameters": n, "printed": printed[m]} for m, n in sizes.items()]),
+        "data": pd.DataFrame([data]),
+        "setups": _setups_table(setups, corpus, label),
+        "pretraining": pd.concat(histories, ignore_index=True)[["role", *HISTORY]]
+        if histories else pd.DataFrame(columns=["role", *HISTORY]),
+        "grid": grid,
+        **_fig6_tables(grid, cfg.kinds),
+        "table4": table4,
+        **({"table4 side": _table4_side(table4, setups["table4"].name)} if len(table4) else {}),
+        "fig15": pd.DataFrame(
+            [{"method": m, "rate": fig15["rate"], "tau": fig15["tau"], "nonzero": fig15["nonzero"][m],
+              "near": fig15["near"][m]} for m in METHODS] if fig15 else [],
+            columns=["method", "rate", "tau", "nonzero", "near"],
+        ),
+        "results": parts_table({k: v for k, v in {"grid": grid, "table4": table4}.items() if len(v)})
+        if len(grid) or len(table4) else pd.DataFrame(),
+    }  # fmt: skip
+    weights = {m: layer1_weights(model) for m, model in fig15_models.items()}
+    figures = {
+        "grid": grid,
+        "fig6": tables.get("fig6"),
+        "table4": table4,
+        "fig15": {**(fig15 or {}), "weights": weights},
+    }
+    result = ChapterResult(
+        tables=tables,
+        figures=figures,
+        timings=timings,
+        objects={"stand-ins": _stand_ins(cfg, label, setups), "corpus": corpus, "setups": setups,
+                 "fig15 models": fig15_models},
+    )  # fmt: skip
+    result.baselines = list(baselines(result).values())
+    return result
+
+
+def stored(table: pd.DataFrame) -> pd.DataFrame:
+    """The reproducible part of the ``"grid"`` or ``"table4"`` table, for :func:`freqlib.report.results`:
+    without ``train s`` and ``nll se``, perplexities to 0.01, ``zeros`` to 1e-4, ``e_w`` and ``e_w/pNR`` to
+    4 significant digits."""
+    out = table.drop(columns=["train s", "nll se"], errors="ignore")
+    out = out.round({"perplexity": 2, "valid perplexity": 2, "zeros": 4})
+    for column in [c for c in ("e_w", "e_w/pNR") if c in out.columns]:
+        out[column] = [float(f"{v:.4g}") for v in out[column]]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# figures
+
+
+def _title(result: ChapterResult, cfg: Config) -> str:
+    return f"{result.table('data')['data'].iloc[0]} ({cfg.profile} profile)"
+
+
+def plot_grid(result: ChapterResult, cfg: Config):
+    """Figures 5 and 14: test perplexity against pNR per kind, one line per strength, the unregularized
+    cell as a line."""
+    import matplotlib.pyplot as plt
+
+    grid = result.figures["grid"]
+    kinds = [k for k in dict.fromkeys(grid.kind) if k != "none"]
+    reference = grid[grid.kind == "none"].perplexity.iloc[0]
+    fig, axes = plt.subplots(1, len(kinds), figsize=(4 * len(kinds), 3.2), squeeze=False)
+    for ax, kind in zip(axes[0], kinds):
+        for strength, line in grid[grid.kind == kind].groupby("strength"):
+            ax.plot(line.period, line.perplexity, marker="o", ms=4, label=f"{strength:g}")
+        ax.axhline(reference, color="grey", ls="--", lw=1, label="no regularization")
+        ax.set_xscale("log")
+        ax.set(title=kind, xlabel="NR period pNR", ylabel="test perplexity")
+        ax.legend(title=STRENGTH_NAMES[kind], fontsize=7, title_fontsize=7)
+    fig.suptitle(f"Perplexity against pNR (Fig. 5, 14): {_title(result, cfg)}", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_fig6(result: ChapterResult, cfg: Config):
+    """Figure 6: test perplexity against ``|e_w/pNR - e_opt|``, one colour per kind."""
+    import matplotlib.pyplot as plt
+
+    fig6 = result.figures["fig6"]
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    for kind, cells in fig6.groupby("kind", sort=False):
+        ax.scatter(cells.error, cells.perplexity, s=18, label=kind)
+    positive = fig6.error[fig6.error > 0]
+    ax.set_xscale("symlog", linthresh=max(float(positive.min()), 1e-12) if len(positive) else 1e-12)
+    ax.set(xlabel="|e_w / pNR - e_opt|", ylabel="test perplexity", title=f"Fig. 6: {_title(result, cfg)}")
+    ax.title.set_fontsize(7)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_table4(result: ChapterResult, cfg: Config):
+    """Table 4 as curves: ours (perplexity against p_f, both methods) beside the paper's."""
+    import matplotlib.pyplot as plt
+
+    table4 = result.figures["table4"]
+    t4 = result.table("setups").set_index("role").loc["table4"]
+    paper_model = PAPER_NAMES.get(t4.schedule, "Medium")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    for method, name in [("zhu-gupta", "Zhu & Gupta (persistent mask)"), ("pnr", f"pNR {cfg.table4_period}")]:
+        rows = table4[table4.method.isin([method, "dense"])].sort_values("p_f")
+        axes[0].plot(100 * rows.p_f, rows.perplexity, marker="o", ms=4, label=name)
+    axes[0].set(title=f"ours: {t4.schedule} schedule, {t4.hidden} units", xlabel="p_f (%)", ylabel="test perplexity")
+    axes[0].legend(fontsize=7)
+    for method, line in paper_table4_long().query("model == @paper_model").groupby("method"):
+        axes[1].plot(100 * line.p_f, line.perplexity, marker="o", ms=4, label=method)
+    axes[1].set(title=f"paper Table 4: {paper_model}, PTB", xlabel="p_f (%)", ylabel="test perplexity")
+    axes[1].legend(fontsize=7)
+    fig.suptitle(_title(result, cfg), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_fig15(result: ChapterResult, cfg: Config):
+    """Figure 15: histograms of LSTM layer 1's surviving weights after each method, ``|w| < tau / 2`` shaded."""
+    import matplotlib.pyplot as plt
+
+    data, rows = result.figures["fig15"], result.table("fig15").set_index("method")
+    tau, weights = data["tau"], data["weights"]
+    fig, axes = plt.subplots(1, len(weights), figsize=(5 * len(weights), 3), squeeze=False, sharex=True)
+    for ax, method in zip(axes[0], ["zhu-gupta", "pnr"]):
+        w = weights[method]
+        ax.hist(w[w != 0], bins=80, color="tab:blue" if method == "zhu-gupta" else "tab:orange")
+        ax.axvspan(-tau / 2, tau / 2, color="grey", alpha=0.2, lw=0)
+        near, count = rows.loc[method, "near"], rows.loc[method, "nonzero"]
+        ax.set(title=f"{method}: {count:,} non-zero, {100 * near:.1f}% near zero", xlabel="weight", ylabel="count")
+        ax.title.set_fontsize(8)
+    fig.suptitle(f"LSTM layer 1 after pruning to {100 * data['rate']:g}% (Fig. 15): {_title(result, cfg)}", fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
 # ---------------------------------------------------------------------------------------------
@@ -925,32 +1062,6 @@ NATS_TOLERANCE = 0.05
 Z_TOLERANCE = 0.5
 
 
-def bigram_perplexity(corpus: Corpus, split: str = "test") -> tuple[float, float]:
-    """(perplexity of ``split``, lambda) of an interpolated bigram of the training split:
-    ``p(w | v) = lambda c(v, w) / c(v) + (1 - lambda) p1(w)``, ``p1`` the add-one unigram (``p1`` alone
-    after a word never seen as a predecessor); lambda in 0, 0.05, ..., 0.95 minimizes the validation
-    perplexity. Every consecutive pair of the split is scored."""
-    vocab = len(corpus)
-    train = corpus.train.numpy().astype(np.int64)
-    unigram = (np.bincount(train, minlength=vocab) + 1) / (len(train) + vocab)
-    pairs, counts = np.unique(train[:-1] * vocab + train[1:], return_counts=True)
-    before = np.bincount(train[:-1], minlength=vocab)
-
-    def score(ids: np.ndarray, lam: float) -> float:
-        v, w = ids[:-1], ids[1:]
-        keys = v * vocab + w
-        at = np.minimum(np.searchsorted(pairs, keys), len(pairs) - 1)
-        seen_pair = np.where(pairs[at] == keys, counts[at], 0)
-        seen = before[v] > 0
-        cond = np.divide(seen_pair, before[v], out=np.zeros(len(keys)), where=seen)
-        p = np.where(seen, lam * cond + (1 - lam) * unigram[w], unigram[w])
-        return math.exp(-float(np.log(p).mean()))
-
-    valid = corpus.valid.numpy().astype(np.int64)
-    lam = min((i / 20 for i in range(20)), key=lambda x: score(valid, x))
-    return score(corpus.split(split).numpy().astype(np.int64), lam), lam
-
-
 def paper_setup(setup: Setup, corpus: Corpus, label: str) -> bool:
     """Whether ``setup`` is Zaremba et al.'s model at its size and length on the full PTB."""
     paper = SCHEDULES[setup.name]
@@ -969,52 +1080,56 @@ def _model_name(setup: Setup) -> str:
     return f"dense {setup.name} LSTM ({setup.config['hidden']} units, {setup.config['epochs']} epochs)"
 
 
-def baselines(results: Results) -> dict[str, Baseline]:
-    """Each pre-trained dense model of ``results`` (by role, ``grid`` and ``table4``; one entry when they
-    share a model) against its target: :data:`TARGETS` for Zaremba et al.'s models on PTB
-    (:func:`paper_setup`), else :func:`stand_in_target`. Values are test perplexities."""
+def targets(setups: Mapping[str, Setup], corpus: Corpus, label: str) -> dict[str, Target]:
+    """The target each pre-trained dense model of ``setups`` (by role) must reach: :data:`TARGETS` for
+    Zaremba et al.'s models on PTB (:func:`paper_setup`), else :func:`stand_in_target` (one bigram for all)."""
     out, fallback = {}, None
-    for role, setup in results.setups.items():
-        if role == "table4" and setup is results.setups.get("grid"):
-            continue
-        if paper_setup(setup, results.corpus, results.label):
-            target = TARGETS[setup.name]
+    for role, setup in setups.items():
+        if paper_setup(setup, corpus, label):
+            out[role] = TARGETS[setup.name]
         else:
-            fallback = fallback or stand_in_target(results.corpus, _model_name(setup))
-            target = fallback
-        out[role] = target.baseline(setup.test_ppl, _model_name(setup))
+            fallback = fallback or stand_in_target(corpus, _model_name(setup))
+            out[role] = fallback
     return out
+
+
+def baselines(result: ChapterResult) -> dict[str, Baseline]:
+    """Each pre-trained dense model of :func:`run`'s ``"setups"`` table (by role, ``grid`` and ``table4``;
+    one entry when Table 4 shares the grid's model) against its target. Values are test perplexities."""
+    return {
+        r.role: Baseline(r.model, "perplexity", float(r["test perplexity"]), float(r.target), r["target source"], False)
+        for _, r in result.table("setups").iterrows()
+        if not r.shares
+    }
 
 
 def _base(bases: dict, role: str) -> list[Baseline]:
     return [bases[role] if role in bases else bases["grid"]] if bases else []
 
 
-def near_zero(results: Results, keep: float = 0.9) -> dict | None:
-    """Figure 15's measure for the Table 4 models pruned to the rate closest to ``keep``: ``rate``,
-    ``tau`` (the magnitude that prunes that fraction of the pre-trained LSTM layer 1), ``near`` (per
-    method, the fraction of surviving layer-1 weights with ``|w| < tau / 2``) and ``nonzero`` (their
-    count). None without a model of each of :data:`METHODS`."""
-    if set(results.fig15) != set(METHODS):
+def near_zero(table4: pd.DataFrame, models: Mapping[str, WordLSTM], base: WordLSTM, keep: float = 0.9) -> dict | None:
+    """Figure 15's measure for the Table 4 ``models`` (by method) pruned to the rate of ``table4`` closest to
+    ``keep``: ``rate``, ``tau`` (the magnitude that prunes that fraction of the pre-trained ``base``'s LSTM
+    layer 1), ``near`` (per method, the fraction of surviving layer-1 weights with ``|w| < tau / 2``) and
+    ``nonzero`` (their count). None without a model of each of :data:`METHODS`."""
+    if set(models) != set(METHODS):
         return None
-    rates = sorted(set(results.table4.p_f) - {0.0})
+    rates = sorted(set(table4.p_f) - {0.0})
     rate = min(rates, key=lambda p: abs(p - keep))
-    tau = float(np.quantile(np.abs(layer1_weights(results.setups["table4"].base)), rate))
+    tau = float(np.quantile(np.abs(layer1_weights(base)), rate))
     out = {"rate": rate, "tau": tau, "near": {}, "nonzero": {}}
     for method in METHODS:
-        w = layer1_weights(results.fig15[method])
+        w = layer1_weights(models[method])
         w = w[w != 0]
         out["near"][method] = float((np.abs(w) < tau / 2).mean()) if w.size else math.nan
         out["nonzero"][method] = int(w.size)
     return out
 
 
-def _size_claims(sizes: Mapping[str, int], profile: str) -> list[Claim]:
-    """Table 4's printed model sizes against ``sizes`` (printed name -> our parameter count)."""
-    printed = paper_table4().drop_duplicates("model").set_index("model").weights
+def _size_claims(sizes: pd.DataFrame, profile: str) -> list[Claim]:
+    """Table 4's printed model sizes against ours (``sizes``: ``model``, ``parameters``, ``printed``)."""
     out = []
-    for name, n in sizes.items():
-        text = printed[name]
+    for name, n, text in zip(sizes.model, sizes.parameters, sizes.printed):
         digits = len(text.rstrip("M").partition(".")[2])
         out.append(
             exact(
@@ -1033,14 +1148,15 @@ def _size_claims(sizes: Mapping[str, int], profile: str) -> list[Claim]:
     return out
 
 
-def _dense_claim(results: Results, bases: dict, meta: dict) -> list[Claim]:
+def _dense_claim(setups: pd.DataFrame, bases: dict, meta: dict) -> list[Claim]:
     """The original perplexity of the small model (114.6) when the grid's model is that model on PTB."""
-    g = results.setups.get("grid")
-    if g is None:
+    if "grid" not in set(setups.role):
         return []
+    g = setups.set_index("role").loc["grid"]
     name, paper = "original perplexity of the small LSTM (no compression)", "114.6 on PTB (Fig. 5 caption, Table 2)"
-    ours = f"{g.test_ppl:.2f} ({g.name} schedule, {g.config['hidden']} units, {g.config['epochs']} epochs)"
-    if g.name != "small" or not paper_setup(g, results.corpus, results.label):
+    ppl, se = float(g["test perplexity"]), float(g["test se"])
+    ours = f"{ppl:.2f} ({g.schedule} schedule, {g.hidden} units, {g.epochs} epochs)"
+    if g.schedule != "small" or not g["paper setup"]:
         why = "another corpus or a shrunk model: the paper's 114.6 is Zaremba et al.'s small model on PTB"
         return [not_comparable(name, paper, ours, reason=why, source="NR Fig. 5", **meta)]
     return [
@@ -1048,10 +1164,10 @@ def _dense_claim(results: Results, bases: dict, meta: dict) -> list[Claim]:
             name,
             paper + "; tolerance 3",
             ours,
-            value=g.test_ppl,
+            value=ppl,
             expected=114.6,
             tolerance=3.0,
-            se=g.test_ppl * g.test_se,
+            se=ppl * se,
             baselines=_base(bases, "grid"),
             source="NR Fig. 5",
             **meta,
@@ -1059,11 +1175,10 @@ def _dense_claim(results: Results, bases: dict, meta: dict) -> list[Claim]:
     ]
 
 
-def _cells(results: Results) -> pd.DataFrame:
-    """The grid with ``se`` (standard error of each cell's test log-perplexity, nats) and ``log`` (ln perplexity)."""
-    grid = results.grid
-    se = results.grid_se.to_numpy() if len(results.grid_se) == len(grid) else np.full(len(grid), np.nan)
-    return grid.assign(se=se, log=np.log(grid.perplexity.to_numpy(dtype=float)))
+def _with_log(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (the grid or Table 4) with ``se`` (its ``nll se``, the standard error of each row's test
+    log-perplexity, nats) and ``log`` (ln perplexity)."""
+    return table.assign(se=table["nll se"], log=np.log(table.perplexity.to_numpy(dtype=float)))
 
 
 def _best_period_claim(cells: pd.DataFrame, bases: list, meta: dict) -> list[Claim]:
@@ -1086,19 +1201,17 @@ def _best_period_claim(cells: pd.DataFrame, bases: list, meta: dict) -> list[Cla
         return []
     i = weakest([r[1] for r in rows], [r[2] for r in rows])
     return [
-        trained(
+        beats_everywhere(
             "the best pNR is larger than 1 (quantization, SVD, pruning, decay)",
             "'Optimal pNR for the best model accuracy is definitely much larger than 1' (Fig. 5, 14; plotted only); "
             f"tested: the best pNR > 1 beats pNR 1 in every row, in log-perplexity; decided when the standard "
             f"error is below {NATS_TOLERANCE:g} nats",
             f"{sum(r[1] > 0 for r in rows)} of {len(rows)} rows better above pNR 1 ({'; '.join(r[0] for r in rows)}); "
             f"decided on {rows[i][0].partition(':')[0]}",
-            value=float(rows[i][1]),
-            expected=0.0,
+            gains=[r[1] for r in rows],
+            ses=[r[2] for r in rows],
             tolerance=NATS_TOLERANCE,
-            se=float(rows[i][2]),
             baselines=bases,
-            relation="greater",
             unit=" nats",
             source="NR Sec. 5, Fig. 5, 14",
             **meta,
@@ -1169,39 +1282,39 @@ def _fig6_claim(cells: pd.DataFrame, bases: list, meta: dict) -> list[Claim]:
         rho, n = spearman(points.error, points.perplexity), len(points)
         z = math.atanh(max(-0.999999, min(0.999999, rho))) if not math.isnan(rho) else math.nan
         stats.append((kind, rho, n, z, math.sqrt(1.06 / (n - 3)) if n > 3 else math.inf))
-    i = weakest([s[3] for s in stats], [s[4] for s in stats])
+    zs, ses = [s[3] for s in stats], [s[4] for s in stats]
+    weak = stats[weakest(zs, ses)]
+    ours = f"e_opt {target:.3g} (from the same cells); rho " + ", ".join(
+        f"{k} {r:+.2f} ({n} cells)" for k, r, n, _, _ in stats
+    )
+    ours += f"; decided on {weak[0]}" if not math.isnan(weak[3]) else "; too few cells for a correlation"
     return [
-        trained(
+        beats_everywhere(
             "perplexity falls as |e_w/pNR - e_opt| falls",
             "Fig. 6 (plotted): 'when error approaches to an optimal value we gain improved model accuracy'; tested: "
             f"Spearman rho(error, perplexity) > 0 for every kind (Fisher z); decided when its standard error is "
             f"below {Z_TOLERANCE:g}",
-            f"e_opt {target:.3g} (from the same cells); rho "
-            + ", ".join(f"{k} {r:+.2f} ({n} cells)" for k, r, n, _, _ in stats)
-            + (f"; decided on {stats[i][0]}" if not math.isnan(stats[i][3]) else "; too few cells for a correlation"),
-            value=stats[i][3],
-            expected=0.0,
+            ours,
+            gains=zs,
+            ses=ses,
             tolerance=Z_TOLERANCE,
-            se=stats[i][4],
             baselines=bases,
-            relation="greater",
             source="NR Fig. 6",
             **meta,
         )
     ]
 
 
-def _table4_claims(results: Results, bases: list, meta: dict) -> list[Claim]:
+def _table4_claims(result: ChapterResult, cfg: Config, bases: list, meta: dict) -> list[Claim]:
     """Table 4: pNR-based pruning beats Zhu & Gupta at every p_f (log-perplexity), its absolute numbers
     at the paper's setting, and the rates the pruning reaches (by construction)."""
-    table4 = results.table4
+    table4 = result.table("table4")
     if table4.empty or not set(METHODS) <= set(table4.method):
         return []
-    se = results.table4_se.to_numpy() if len(results.table4_se) == len(table4) else np.full(len(table4), np.nan)
-    rows = table4.assign(se=se, log=np.log(table4.perplexity.to_numpy(dtype=float)))
+    rows = _with_log(table4)
     rows = rows[rows.method != "dense"]
-    t4 = results.setups["table4"]
-    paper_model = PAPER_NAMES.get(t4.name, "Medium")
+    t4 = result.table("setups").set_index("role").loc["table4"]
+    paper_model = PAPER_NAMES.get(t4.schedule, "Medium")
     printed = paper_table4_long().query("model == @paper_model and p_f > 0")
     printed = printed.pivot(index="p_f", columns="method", values="perplexity")
     paper_gaps = np.log(printed["Zhu & Gupta (2017)"]) - np.log(printed["Proposed Scheme"])
@@ -1211,7 +1324,7 @@ def _table4_claims(results: Results, bases: list, meta: dict) -> list[Claim]:
     tolerance = float(paper_gaps.min())
     printed_gaps = printed["Zhu & Gupta (2017)"] - printed["Proposed Scheme"]
     out = [
-        trained(
+        beats_everywhere(
             "Table 4: pNR-based pruning beats Zhu & Gupta at every p_f",
             f"{paper_model}: better at all {len(printed)} rates by {printed_gaps.min():.2f} to "
             f"{printed_gaps.max():.2f} perplexity; decided when the standard error is below the smallest "
@@ -1219,23 +1332,20 @@ def _table4_claims(results: Results, bases: list, meta: dict) -> list[Claim]:
             f"better at {int((gains > 0).sum())} of {len(gains)} rates ("
             + ", ".join(f"{100 * p:g}%: {r['pnr']:.2f} vs {r['zhu-gupta']:.2f}" for p, r in ppl.iterrows())
             + ")",
-            value=float(gains.iloc[(i := weakest(list(gains), ses))]),
-            expected=0.0,
+            gains=list(gains),
+            ses=ses,
             tolerance=tolerance,
-            se=float(ses[i]),
             baselines=bases,
-            relation="greater",
             unit=" nats",
             source="NR Table 4",
             **meta,
         )
     ]
-    s = results.settings
     paper = (
-        t4.name in PAPER_NAMES
-        and paper_setup(t4, results.corpus, results.label)
-        and s.get("table4_epochs") == SCHEDULES[t4.name]["epochs"]
-        and s.get("retrain_lr") is None
+        t4.schedule in PAPER_NAMES
+        and t4["paper setup"]
+        and (cfg.table4_epochs or SCHEDULES[t4.schedule]["epochs"]) == SCHEDULES[t4.schedule]["epochs"]
+        and cfg.retrain_lr is None
         and (rows.period == TABLE4["period"]).all()
     )
     if paper:
@@ -1261,7 +1371,7 @@ def _table4_claims(results: Results, bases: list, meta: dict) -> list[Claim]:
                 f"Table 4: {paper_model} perplexities (proposed)",
                 ", ".join(f"{100 * p:g}%: {v}" for p, v in printed["Proposed Scheme"].items()),
                 ", ".join(f"{100 * p:g}%: {v:.2f}" for p, v in ppl["pnr"].items())
-                + f" ({t4.name} schedule, {t4.config['hidden']} units)",
+                + f" ({t4.schedule} schedule, {t4.hidden} units)",
                 reason="another corpus, model size or retraining: the printed perplexities are Zaremba et al.'s "
                 "medium / large models on PTB retrained on the paper's schedule (pNR 100)",
                 source="NR Table 4",
@@ -1282,12 +1392,12 @@ def _table4_claims(results: Results, bases: list, meta: dict) -> list[Claim]:
     return out
 
 
-def _fig15_claim(results: Results, bases: list, meta: dict) -> list[Claim]:
-    """Figure 15: after pNR-based pruning at most half as many survivors sit near zero as after Zhu & Gupta's."""
-    f15 = near_zero(results)
-    if f15 is None:
+def _fig15_claim(f15: pd.DataFrame, bases: list, meta: dict) -> list[Claim]:
+    """Figure 15: after pNR-based pruning at most half as many survivors sit near zero as after Zhu & Gupta's
+    (``f15``: :func:`run`'s ``"fig15"`` table)."""
+    if set(f15.method) != set(METHODS):
         return []
-    near, count = f15["near"], f15["nonzero"]
+    near, count = f15.set_index("method").near, f15.set_index("method").nonzero
     zg, pnr = 100 * near["zhu-gupta"], 100 * near["pnr"]
     se = difference_se(
         100 * binomial_se(near["pnr"], count["pnr"]), 100 * binomial_se(near["zhu-gupta"], count["zhu-gupta"]) / 2
@@ -1298,7 +1408,7 @@ def _fig15_claim(results: Results, bases: list, meta: dict) -> list[Claim]:
             "'a sharp drop in the count of near-zero weights' (plotted only); tested: at most half Zhu & Gupta's "
             "share of survivors with |w| < tau/2; decided when the standard error is below a quarter of that share",
             f"survivors with |w| < tau/2: pNR {pnr:.2f}% of {count['pnr']:,}, Zhu & Gupta {zg:.2f}% of "
-            f"{count['zhu-gupta']:,} (LSTM layer 1 at {100 * f15['rate']:g}%)",
+            f"{count['zhu-gupta']:,} (LSTM layer 1 at {100 * f15.rate.iloc[0]:g}%)",
             value=pnr,
             expected=zg / 2,
             tolerance=zg / 4,
@@ -1312,24 +1422,25 @@ def _fig15_claim(results: Results, bases: list, meta: dict) -> list[Claim]:
     ]
 
 
-def claims(results: Results, *, profile: str, sizes: Mapping[str, int]) -> list[Claim]:
-    """The chapter's claims against the paper from :func:`run`'s ``results``; ``sizes``: Table 4's printed
-    model names -> our parameter counts at PTB's 10,000 words (e.g. ``parameter_count(lstm_medium(10_000))``).
+def claims(result: ChapterResult, cfg: Config) -> list[Claim]:
+    """The chapter's claims against the paper from :func:`run`'s tables: Table 4's model sizes (``"sizes"``),
+    the grid's, Table 4's and Figure 15's.
 
     Perplexity comparisons are made in log-perplexity (nats per token), with the block standard errors
-    of :func:`perplexity_se` (``results.grid_se``, ``results.table4_se``); "at every ..." claims are
-    decided on their least significant cell. Grid claims compare with the grid's dense model, Table 4
-    and Figure 15 with Table 4's, each against its target (:func:`baselines`).
+    of :func:`freqlib.text.perplexity_se` (the tables' ``nll se``); "at every ..." claims are decided on
+    their least significant cell. Grid claims compare with the grid's dense model, Table 4 and Figure 15
+    with Table 4's, each against its target (:func:`baselines`).
     """
-    meta = dict(profile=profile, data=results.label)
-    bases = baselines(results)
-    out = _size_claims(sizes, profile) + _dense_claim(results, bases, meta)
-    if not results.grid.empty:
-        cells = _cells(results)
+    meta = dict(profile=cfg.profile, data=result.table("data")["data"].iloc[0])
+    bases = baselines(result)
+    out = _size_claims(result.table("sizes"), cfg.profile) + _dense_claim(result.table("setups"), bases, meta)
+    grid = result.table("grid")
+    if not grid.empty:
+        cells = _with_log(grid)
         grid_bases = _base(bases, "grid")
         out += _best_period_claim(cells, grid_bases, meta)
         out += _stronger_claims(cells, grid_bases, meta)
         out += _fig6_claim(cells, grid_bases, meta)
-    out += _table4_claims(results, _base(bases, "table4"), meta)
-    out += _fig15_claim(results, _base(bases, "table4"), meta)
+    out += _table4_claims(result, cfg, _base(bases, "table4"), meta)
+    out += _fig15_claim(result.table("fig15"), _base(bases, "table4"), meta)
     return out

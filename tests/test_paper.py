@@ -286,3 +286,42 @@ def test_float16_variant_is_v3_stored_half():
     assert (v3.family, v3.keep) == (v4.family, v4.keep) and v4.coef_dtype == "float16"
     k = freqlib.keep_count(math.prod((4096, 9216)), v3.keep, kind="linear")
     assert k == 256
+
+
+# --- the chapter (freqlib.experiments.fr.appendix) ---------------------------------------------------
+
+
+def test_chapter_run_on_a_few_tables():
+    from freqlib.experiments.fr import appendix
+
+    cfg = appendix.Config(names=("vit-v1", "gan-v1-discriminator", "gan-v1-generator"))
+    result = appendix.run(cfg)
+    assert result.table("overview").index.tolist() == [11, 13, 14]
+    assert result.table("overview").verdict.tolist() == ["paper inconsistent", "reproduced", "reproduced"]
+    assert result.table("gan-v1-generator").equals(paper.compare("gan-v1-generator"))
+    assert result.table("one higher").empty  # ViT-v1's qkv rows differ by more than one; the GANs match
+    blocks = result.table("vit blocks").set_index("what")
+    assert blocks.loc["6 blocks", ["Org. NoP.", "Rem. NoP."]].tolist() == [9_500_672, 928_478]
+    assert blocks.loc["Table 11 (printed)", "blocks listed"] == 5
+    assert result.table("vit embeddings").numbers.tolist() == [24_576, 33_280]
+    assert result.table("vit 512 rows").parameter.tolist() == ["cls_token", "norm.weight"]
+    assert "65,520 (largest float16 65,504" in result.table("vit qkv").set_index("what").value.iloc[3]
+    assert not {"table 4 rate", "vgg convolutions", "resnet stem"} & set(result.tables)  # their tables not built
+    rows = appendix.claims(result, cfg)
+    assert [r.claim for r in rows] == [
+        "Table 11 per-layer counts (ViT-v1)",
+        "Table 13 per-layer counts (GAN-v1 Discriminator)",
+        "Table 14 per-layer counts (GAN-v1 Generator)",
+    ]
+    assert [r.verdict for r in rows] == ["paper inconsistent", "reproduced", "reproduced"]
+    with pytest.raises(ValueError, match="unknown: \\['vgg19'\\]"):
+        appendix.run(appendix.Config(names=("vgg19",)))
+
+
+def test_chapter_table4_rate_cell_is_table3_halved():
+    from freqlib.experiments.fr import appendix
+
+    rows = appendix.table4_rate().set_index("what").value
+    assert rows["Table 3's printed percentage / 2"] == "0.00125% (Table 4 prints 0.00125%)"
+    assert rows["Table 3's printed factor x 2"] == "81018× (Table 4 prints 81018×)"
+    assert rows.iloc[-1] == "0.0012%(81017×)"

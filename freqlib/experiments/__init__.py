@@ -33,6 +33,7 @@ from ..tables import parameter_table
 EXPERIMENTS = {
     "classify": "fr.classify",
     "dct_zigzag": "fr.dct_zigzag",
+    "fr_tables": "fr.appendix",
     "gan": "fr.gan",
     "lenet5": "fr.lenet5",
     "segment": "fr.segment",
@@ -56,6 +57,7 @@ CHAPTERS: dict[str, str] = {
     "unet": "fr.segment",
     "gan": "fr.gan",
     "dct_zigzag": "fr.dct_zigzag",
+    "fr_tables": "fr.appendix",
     "nr_lowrank": "nr.lowrank",
     "nr_lstm": "nr.lstm",
 }

@@ -66,12 +66,13 @@ def photograph(size: int) -> torch.Tensor:
 
 def run(cfg: Config, *, device=None, progress: bool = True) -> ChapterResult:
     """Everything the chapter shows (no training; ``device`` and ``progress`` are not used): a
-    :class:`~freqlib.experiment.ChapterResult` with tables ``"zigzag"`` (the first 10 positions of the
-    2-D order), ``"frereg"`` (:func:`frereg_matches` of :data:`FREREG_SHAPE`; None without frereg),
-    ``"kernels"`` (relative error of each of :func:`kernels` rebuilt from its first k coefficients),
-    ``"photo"`` (PSNR of the photograph rebuilt from :data:`PHOTO_FRACTIONS` of its coefficients) and
-    ``"energy"`` (the share of the energy in the first :data:`FRACTION` of the coefficients of the
-    photograph, mean removed, and of white noise of its size, seed 0), and the figures' data.
+    :class:`~freqlib.experiment.ChapterResult` with tables ``"energy"`` (the share of the energy in the
+    first :data:`FRACTION` of the coefficients of the photograph, mean removed, and of white noise of its
+    size, seed 0; what ``freqlib experiment dct_zigzag`` prints), ``"zigzag"`` (the first 10 positions of
+    the 2-D order), ``"frereg"`` (:func:`frereg_matches` of :data:`FREREG_SHAPE`; None without frereg),
+    ``"kernels"`` (relative error of each of :func:`kernels` rebuilt from its first k coefficients) and
+    ``"photo"`` (PSNR of the photograph rebuilt from :data:`PHOTO_FRACTIONS` of its coefficients), and
+    the figures' data.
     """
     n = cfg.zigzag_side
     order = zigzag_order((n, n)).numpy()
@@ -111,11 +112,11 @@ def run(cfg: Config, *, device=None, progress: bool = True) -> ChapterResult:
     )
     return ChapterResult(
         tables={
+            "energy": energy,
             "zigzag": zigzag,
             "frereg": pd.DataFrame({"shape": [FREREG_SHAPE], "matches": [frereg_matches(FREREG_SHAPE)]}, dtype=object),
             "kernels": pd.DataFrame(errors),
             "photo": pd.DataFrame(quality),
-            "energy": energy,
         },
         figures={
             "zigzag": {

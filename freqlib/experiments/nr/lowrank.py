@@ -69,6 +69,7 @@ from ...models.vgg19 import VGG19Cifar
 from ...occasional import OccasionalRegularizer, export, low_rank, tiled_low_rank, tucker2
 from ...occasional.monitor import MONITOR_COLUMNS, EventMonitor
 from ...occasional.transforms import Transform, lowered_shape
+from ...pointwise.macs import count_macs
 from ...train import evaluate, train_steps
 from .. import load_labelled, parts_table
 from .grids import LABELS
@@ -443,27 +444,17 @@ def export_plan(
 
 
 @torch.no_grad()
-def dense_counts(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[int, float]:
+def dense_counts(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[int, int]:
     """(weights, MACs of one forward pass on zeros of ``input_shape``) of every Conv2d and Linear of
-    ``model`` (biases excluded; a conv's weight counts once per output position)."""
-    macs, hooks = [0.0], []
-
-    def hook(module, inputs, output):
-        per = module.out_channels if isinstance(module, nn.Conv2d) else module.out_features
-        macs[0] += module.weight.numel() * output.numel() / per
-
-    layers = [m for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
-    hooks = [m.register_forward_hook(hook) for m in layers]
+    ``model`` (biases excluded; a conv's weight counts once per output position): the MACs of
+    :func:`freqlib.pointwise.macs.count_macs`, the model in eval mode (restored after)."""
     was = model.training
     try:
         model.eval()
-        ref = next(model.parameters())
-        model(torch.zeros(input_shape, dtype=ref.dtype, device=ref.device))
+        macs = count_macs(model, input_shape)
     finally:
-        for h in hooks:
-            h.remove()
         model.train(was)
-    return sum(m.weight.numel() for m in layers), macs[0]
+    return sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)), macs
 
 
 def model_size(model: nn.Module, report: pd.DataFrame, input_shape: tuple[int, ...]) -> dict:

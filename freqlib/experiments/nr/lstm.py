@@ -47,15 +47,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-
-if TYPE_CHECKING:
-    import tqdm
 
 from ... import experiment
 from ...claims import (
@@ -281,14 +277,15 @@ def train_lm(
     valid: torch.Tensor | None = None,
     device: torch.device | str = "cpu",
     seed: int = 0,
-    bar: tqdm.tqdm | None = None,
+    bar=None,
 ) -> pd.DataFrame:
     """Train on a batchified stream ``train`` ``(L, B)`` with truncated BPTT; one history row per epoch.
 
     Each chunk's loss is the NLL summed over its steps and averaged over the batch; the global gradient
     norm is clipped at ``clip``; SGD at :func:`lr_at`. ``steppers`` (regularizers) are stepped after
     every optimizer step. Columns: ``epoch``, ``steps``, ``lr``, ``train_ppl`` (during the epoch),
-    ``valid_ppl`` (after it; NaN without ``valid``). ``bar`` is updated once per step.
+    ``valid_ppl`` (after it; NaN without ``valid``). ``bar`` (a :func:`freqlib.loop.progress_bar`) is updated
+    once per step.
     """
     check_positive_int("epochs", epochs)
     torch.manual_seed(seed)  # dropout masks
@@ -475,7 +472,7 @@ def train_cell(
     init: str = "pretrained",
     seed: int = 0,
     device: torch.device | str = "cpu",
-    bar: tqdm.tqdm | None = None,
+    bar=None,
 ) -> dict:
     """Retrain (``init="pretrained"``) or train from the same initial weights (``"scratch"``) one
     cell: ``kind`` every ``period`` steps at ``strength`` (``kind`` None: no regularization).
@@ -530,7 +527,7 @@ def grid_cells(
 def run_grid(
     setup: Setup, cells, *, epochs: int, progress: bool = True, desc: str = "grid", **cell_args
 ) -> pd.DataFrame:
-    """Train every cell of :func:`grid_cells` under one tqdm bar (steps); one row per cell."""
+    """Train every cell of :func:`grid_cells` under one progress bar (steps); one row per cell."""
     total = len(cells) * epochs * setup.steps_per_epoch
     rows = []
     with progress_bar(total, desc, progress) as bar:
@@ -603,7 +600,7 @@ def train_pruned(
     t_f_epochs: float | None = None,
     seed: int = 0,
     device: torch.device | str = "cpu",
-    bar: tqdm.tqdm | None = None,
+    bar=None,
 ) -> tuple[WordLSTM, dict]:
     """Retrain the pre-trained model with gradual pruning to ``p_f`` (``method`` :data:`METHODS`, or
     ``"dense"``: no pruning); returns (model, row). ``period``: pNR of ``pnr`` and the mask-update

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 import yaml
 
-from freqlib.book import Book, build_html
+from freqlib.book import PROFILES, Book, build_html
 from freqlib.experiments import CHAPTERS, chapter
 
 REPO = Path(__file__).resolve().parents[1]
@@ -87,7 +87,8 @@ def test_parameters_cell_parses_and_names_every_profile_knob(name, caplog):
     with caplog.at_level("WARNING", logger="papermill"):
         names = {p.name for p in PythonTranslator.inspect(cells[0])}
     assert not caplog.records, f"{name}: " + "; ".join(r.getMessage() for r in caplog.records)
-    for profile in ("smoke", "cpu", "paper"):
+    entry = book.profiles()["notebooks"][name]
+    for profile in [p for p in PROFILES if p == "smoke" or p in entry]:
         params = book.parameters(name, profile)
         unknown = set(params) - names
         assert not unknown, f"{name}: profile {profile} sets {sorted(unknown)}, not in the parameters cell"

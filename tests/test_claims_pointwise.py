@@ -189,6 +189,18 @@ def test_fig3_counts():
     assert by_name(pt.run_claims(result(dense=0.5), "cifar10", profile="p"), "Fig 3: in one").verdict == "undecided"
 
 
+def test_claims_of_a_chapter_result():
+    from freqlib.experiment import ChapterResult
+
+    macs = pd.DataFrame([{"model": "mobilenetv2", "classes": 10, "dense": 90_000_000, "converted": 110_000_000}])
+    macs["paper dense"], macs["paper converted"] = 8.9e7, 1.1e8
+    res = ChapterResult(tables={"macs": macs}, objects={"runs": {("mobilenetv2", "cifar10"): result()}})
+    rows = pt.claims(res, pt.Config(profile="paper"))
+    assert rows[0].claim.startswith("MACs of mobilenetv2 (10 classes)") and rows[0].verdict == "reproduced"
+    assert by_name(rows, "Table 1").verdict == "reproduced" and all(c.profile == "paper" for c in rows)
+    assert len(pt.claims(ChapterResult(tables={"macs": macs}), pt.Config())) == 2  # the MAC counts alone
+
+
 def test_fig9_not_comparable_below_high_speedups_else_decided():
     r = result(runs=((1.0, 1.2, 0.95),), alternate=((1.0, 1.3, 0.95),))
     c = by_name(pt.run_claims(r, "cifar10", profile="p"), "Fig 9")
@@ -218,13 +230,17 @@ def test_mac_counts_are_exact():
 
 
 def test_claims_joins_counts_and_runs():
+    from freqlib.claims import baseline_table
+    from freqlib.experiment import ChapterResult
+
     macs = pd.DataFrame(
         {"model": ["mobilenetv2"], "classes": [10], "dense": [8.9e7], "converted": [1.1e8]}
         | {"paper dense": [8.9e7], "paper converted": [1.1e8]}
     )
-    rows = pt.claims({("mobilenetv2", "cifar10"): result()}, macs, profile="paper")
+    res = ChapterResult(tables={"macs": macs}, objects={"runs": {("mobilenetv2", "cifar10"): result()}})
+    rows = pt.claims(res, pt.Config(profile="paper"))
     assert [r.kind for r in rows[:2]] == ["exact", "exact"] and {r.profile for r in rows} == {"paper"}
-    table = pt.baseline_table({("mobilenetv2", "cifar10"): result()})
+    table = baseline_table([pt.baseline(result())])
     assert table.met.tolist() == [True] and table.model[0] == "dense MobileNetV2 on CIFAR-10"
 
 

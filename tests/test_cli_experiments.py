@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from freqlib import cli, experiments
-from freqlib.experiments.pointwise import train as pointwise_train
 
 EXPERIMENTS = ["classify", "dct_zigzag", "fr_tables", "gan", "lenet5", "nr_grids", "nr_lowrank", "nr_lstm",
                "nr_pruning", "pointwise_imagenet", "pointwise_train", "segment", "spectrum", "vae"]  # fmt: skip
@@ -50,15 +49,16 @@ def test_pointwise_imagenet_from_the_command_line(capsys, tmp_path):
     assert row.dense == pytest.approx(300.8e6, rel=0.01)  # MobileNetV2 1.0-224: 300M MACs (Sandler et al.)
 
 
-def test_pointwise_train_run_is_the_experiment_with_one_table():
-    result = pointwise_train.run(
-        train_subset=64, test_subset=32, size=8, batch_size=32, targets=[1.5], strategies=["channel"], lambdas=[0.5],
-        schemes=["learn-then-refine"], mask_steps=2, refine_steps=2, cycles=1, profile_images=16, progress=False,
-    )  # fmt: skip
-    table = cli.result_table(result)
+def test_pointwise_train_from_the_command_line(capsys, tmp_path):
+    out = tmp_path / "train.csv"
+    params = {"train_subset": "64", "test_subset": "32", "size": "8", "batch_size": "32", "max_steps": "2",
+              "targets": "[1.5]", "strategies": "[channel]", "schemes": "[learn-then-refine]", "mask_steps": "2",
+              "refine_steps": "2", "cycles": "1", "profile_images": "16"}  # fmt: skip
+    args = ["experiment", "pointwise_train", *[a for name, value in params.items() for a in ("-p", name, value)]]
+    assert cli.main([*args, "--out", str(out)]) == 0
+    table = pd.read_csv(out)  # the "results" table: dense, sweep and learned rows
     assert table.columns[0] == "part" and table.columns[-1] == "model"
     assert table.part.tolist() == ["dense", "sweep", "sweep", "learned"]  # one strategy and the resolution baseline
-    assert table.accuracy.iloc[0] == result.dense_accuracy and table.macs.iloc[0] == result.dense_macs
     assert table.scheme.iloc[-1] == "learn-then-refine"
 
 

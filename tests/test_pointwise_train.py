@@ -178,12 +178,37 @@ def test_bad_parameters_are_named():
     with pytest.raises(ValueError, match="data"):
         pt.load_data("imagenet")
     with pytest.raises(ValueError, match="profile"):
-        pt.experiment(profile="gpu")
+        pt.Config(profile="gpu")
     with pytest.raises(ValueError, match="targets"):
         pt.resolution_for_reduction(tiny_net(), 16, 0.5)
     with pytest.raises(ValueError, match="strategy"):
         pt.masks_for_reduction(base, "random", 2.0, 1, pt.MacModel(base, (3, 8, 8)))
     with pytest.raises(ValueError, match="lambdas"):
-        pt.experiment(lambdas=[])
+        pt.Config(lambdas=())
+    with pytest.raises(ValueError, match="schemes"):
+        pt.Config(schemes=("both",))
+    with pytest.raises(ValueError, match="data"):
+        pt.Config(runs=(("mobilenetv2-small", "imagenet"),))
     with pytest.raises(ValueError, match="MacModel"):
         pt.MacModel(tiny_net(), (3, 8, 8))
+
+
+def test_run_on_a_tiny_config():
+    from freqlib.claims import Claim
+
+    cfg = pt.Config(train_subset=64, test_subset=32, size=8, batch_size=32, max_steps=2, targets=(1.5,))
+    cfg = cfg.replace(strategies=("channel", "band"), schemes=("learn-then-refine",), mask_steps=2, refine_steps=2)
+    result = pt.run(cfg.replace(cycles=1, profile_images=16), progress=False)
+    assert result.table("results").part.tolist() == ["dense", "sweep", "sweep", "sweep", "learned"]
+    assert result.table("sweeps").strategy.tolist() == ["channel", "band", "input_res"]
+    assert result.table("compare").columns.tolist() == ["model", "strategy", "1.5x"]
+    data = result.table("data").iloc[0]
+    assert data.data == "fashion_mnist" and data["test images"] == 32 and data["converted MACs"] > data["dense MACs"]
+    assert result.table("macs").model.tolist() == ["mobilenetv2"] and len(result.table("learned")) == 1
+    assert len(result.baselines) == 1 and result.baselines[0].value == data["dense accuracy"]
+    assert set(result.timings) == {
+        f"mobilenetv2-small {p}" for p in ("dense training", "strategy sweep", "learned runs")
+    }
+    assert "mobilenetv2-small" in result.figures["fig3"] and len(result.table("layers")) > 0
+    rows = pt.claims(result, cfg)
+    assert all(isinstance(c, Claim) for c in rows) and rows[0].claim.startswith("MACs of mobilenetv2")

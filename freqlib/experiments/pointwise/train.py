@@ -51,9 +51,10 @@ from ...claims import (
     power,
     trained,
 )
-from ...claims import baseline_table as _baseline_table
 from ...data import DatasetMissing, ImageDataset, cifar100
-from ...loop import fit, optimizer_step, progress_bar
+from ...experiment import ChapterResult
+from ...experiment import Config as _Config
+from ...loop import check_positive_int, fit, optimizer_step, progress_bar
 from ...models.mobilenetv2 import CIFAR_CONFIG, MobileNetV2
 from ...models.resnext import resnext29_32x4d
 from ...pointwise import (
@@ -86,10 +87,61 @@ DATASETS = ("fashion_mnist", "cifar10", "cifar100")
 BLOCK = 4
 
 
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
+@dataclass(frozen=True)
+class Config(_Config):
+    """The chapter's parameters (smoke values as defaults; ``notebooks/profiles.yml`` sets the others).
+
+    ``runs``: (model, data) pairs of :data:`MODELS` x :data:`DATASETS`, one :func:`experiment` each;
+    ``data_dir``: folder with cifar-10-batches-py/ and cifar-100-python/; ``size``: input side (the
+    paper: 32); ``train_subset`` / ``test_subset``: images (None: all). Dense training: ``epochs``
+    (``max_steps`` caps the steps), ``batch_size``, ``lr``, ``optimizer``, ``weight_decay`` (cosine
+    decay). ``targets``: MAC reductions (x) of the strategy sweep (Figs 5/6) over ``strategies``,
+    ranked on ``profile_images`` images; ``lambdas`` x ``schemes``: FCMask penalty weights and training
+    schemes, one :func:`train_pruned` run each (``mask_steps``, ``refine_steps``, ``cycles``,
+    ``mask_lr``, ``refine_lr``; snapshots every ``snapshot_every`` steps). ``mac_models``: the
+    paper's networks whose MAC counts are checked (untrained). ``augment``: random 4-pixel crops and
+    left-right flips of every training batch.
+    """
+
+    chapter = "pointwise_train"
+    runs: Sequence[Sequence[str]] = (("mobilenetv2-small", "fashion_mnist"),)
+    data_dir: str | None = None
+    size: int = 16
+    train_subset: int | None = 512
+    test_subset: int | None = 200
+    epochs: int = 1
+    max_steps: int | None = 8
+    batch_size: int = 64
+    lr: float = 2e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    targets: Sequence[float] = (1.5, 3.0)
+    strategies: Sequence[str] = STRATEGIES
+    lambdas: Sequence[float] = (1.0,)
+    schemes: Sequence[str] = SCHEMES
+    mask_steps: int = 6
+    refine_steps: int = 6
+    cycles: int = 2
+    mask_lr: float = 0.05
+    refine_lr: float = 1e-3
+    snapshot_every: int = 5
+    profile_images: int = 256
+    mac_models: Sequence[Sequence] = (("mobilenetv2", 10),)
+    augment: bool | int = False
+    seed: int = 0
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_targets(self.targets)
+        bad = [s for s in self.schemes if s not in SCHEMES]
+        if bad or not self.schemes:
+            raise ValueError(f"schemes must be a non-empty list of {SCHEMES}; unknown: {bad}")
+        if not self.lambdas or any(not math.isfinite(float(v)) or float(v) < 0 for v in self.lambdas):
+            raise ValueError(f"lambdas must be a non-empty list of numbers >= 0, got {self.lambdas!r}")
+        for model_name, data in self.runs:
+            build(model_name, seed=None)  # checks the name
+            if data not in DATASETS:
+                raise ValueError(f"data must be one of {', '.join(DATASETS)}, got {data!r}")
 
 
 def _nonneg_int(name: str, value) -> int:
@@ -129,7 +181,7 @@ def build(model_name: str, num_classes: int = 10, seed: int | None = 0) -> nn.Mo
     """
     if model_name not in MODELS:
         raise ValueError(f"model_name must be one of {', '.join(MODELS)}, got {model_name!r}")
-    _positive_int("num_classes", num_classes)
+    check_positive_int("num_classes", num_classes)
     if seed is not None:
         torch.manual_seed(seed)
     if model_name == "resnext29":
@@ -158,7 +210,7 @@ def load_data(
         raise ValueError(f"data must be one of {', '.join(DATASETS)}, got {data!r}")
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
-    _positive_int("size", size)
+    check_positive_int("size", size)
     if data == "cifar100":
         try:
             train_all, test_all = cifar100("train", data_dir), cifar100("test", data_dir)
@@ -245,7 +297,7 @@ def profile_scores(
     Mean |DCT coefficient| of the layer's input over the first ``images`` examples (eval mode),
     times the L2 norm of the channel's weight column (how strongly that input reaches the outputs).
     """
-    _positive_int("images", images)
+    check_positive_int("images", images)
     layers = pointwise_layers(model)
     sums = {n: 0.0 for n in layers}
 
@@ -364,7 +416,7 @@ def strategy_sweep(
 def resolution_for_reduction(model: nn.Module, size: int, target: float, channels: int = 3) -> tuple[int, float]:
     """(resolution r <= size, MAC reduction) of feeding r x r inputs to the dense ``model``: the largest
     r whose reduction count_macs(size) / count_macs(r) reaches ``target`` (r = 1 if none does)."""
-    _positive_int("size", size)
+    check_positive_int("size", size)
     (target,) = _check_targets([target])
     full = count_macs(model, (channels, size, size))
     for r in range(size, 0, -1):
@@ -528,10 +580,10 @@ def train_pruned(
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
     if not math.isfinite(lam) or lam < 0:
         raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
-    _positive_int("mask_steps", mask_steps)
+    check_positive_int("mask_steps", mask_steps)
     _nonneg_int("refine_steps", refine_steps)
-    _positive_int("snapshot_every", snapshot_every)
-    cycles = _positive_int("cycles", cycles) if scheme == "alternate" else 1
+    check_positive_int("snapshot_every", snapshot_every)
+    cycles = check_positive_int("cycles", cycles) if scheme == "alternate" else 1
     if mask_steps < cycles:
         raise ValueError(f"mask_steps ({mask_steps}) must be at least cycles ({cycles})")
     model = copy.deepcopy(base).to(device)
@@ -638,82 +690,52 @@ class TrainResult:
 
 
 def experiment(
+    cfg: Config,
     model_name: str = "mobilenetv2-small",
-    *,
-    profile: str = "smoke",
     data: str = "fashion_mnist",
-    data_dir=None,
-    size: int = 16,
-    train_subset: int | None = 1024,
-    test_subset: int | None = 256,
-    epochs: int = 1,
-    max_steps: int | None = None,
-    batch_size: int = 64,
-    lr: float = 2e-3,
-    optimizer: str = "adam",
-    weight_decay: float = 0.0,
-    targets: Sequence[float] = (1.5, 2.0, 3.0),
-    strategies: Sequence[str] = STRATEGIES,
-    lambdas: Sequence[float] = (0.5,),
-    schemes: Sequence[str] = SCHEMES,
-    mask_steps: int = 20,
-    refine_steps: int = 20,
-    cycles: int = 2,
-    mask_lr: float = 5e-2,
-    refine_lr: float = 1e-3,
-    snapshot_every: int = 5,
-    profile_images: int = 256,
-    augment: bool | int = False,
-    seed: int = 0,
+    *,
     device: torch.device | str = "cpu",
     progress: bool = True,
     datasets: tuple | None = None,
 ) -> TrainResult:
-    """Dense training, strategy sweep, input-resolution baseline and learned runs for one model.
+    """Dense training, strategy sweep, input-resolution baseline and learned runs for one model of ``cfg``.
 
-    ``targets``: MAC reductions (x) of the sweep. ``lambdas`` x ``schemes``: one :func:`train_pruned`
-    run each. ``datasets``: (train, test, label, classes) from :func:`load_data` (else loaded from
-    ``data``, ``size`` and the subsets). Returns a :class:`TrainResult`: ``sweep`` (strategy rows and
-    ``input_res`` rows), ``runs`` (one row per learned run), ``pruned`` {(scheme, lambda): PrunedRun}
-    and ``layers`` (Fig 8 for the learn-then-refine run whose reduction is closest to 2x). ``augment``
-    (True or a padding in pixels) augments every training batch with random crops and flips.
+    ``cfg.targets``: MAC reductions (x) of the sweep. ``cfg.lambdas`` x ``cfg.schemes``: one
+    :func:`train_pruned` run each. ``datasets``: (train, test, label, classes) from :func:`load_data`
+    (else loaded from ``data``, ``cfg.size`` and the subsets). Returns a :class:`TrainResult`: ``sweep``
+    (strategy rows and ``input_res`` rows), ``runs`` (one row per learned run), ``pruned`` {(scheme,
+    lambda): PrunedRun} and ``layers`` (Fig 8 for the learn-then-refine run whose reduction is closest
+    to 2x). ``cfg.augment`` (True or a padding in pixels) augments every training batch with random
+    crops and flips.
     """
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
     build(model_name, seed=None)  # checks the name
-    targets = _check_targets(targets)
-    bad = [s for s in schemes if s not in SCHEMES]
-    if bad or not schemes:
-        raise ValueError(f"schemes must be a non-empty list of {SCHEMES}; unknown: {bad}")
-    if not lambdas or any(not math.isfinite(float(v)) or float(v) < 0 for v in lambdas):
-        raise ValueError(f"lambdas must be a non-empty list of numbers >= 0, got {lambdas!r}")
     train, test, label, classes = datasets or load_data(
         data,
-        profile=profile,
-        data_dir=data_dir,
-        size=size,
-        train_subset=train_subset,
-        test_subset=test_subset,
-        seed=seed,
+        profile=cfg.profile,
+        data_dir=cfg.data_dir,
+        size=cfg.size,
+        train_subset=cfg.train_subset,
+        test_subset=cfg.test_subset,
+        seed=cfg.seed,
     )
     shape = tuple(int(s) for s in train.images.shape[1:])
     seconds = {}
     started = time.perf_counter()
-    dense = build(model_name, classes, seed=seed)
+    dense = build(model_name, classes, seed=cfg.seed)
     train_classifier(
         dense,
         train,
         None,
-        epochs=epochs,
-        max_steps=max_steps,
-        batch_size=batch_size,
-        lr=lr,
-        optimizer=optimizer,
-        weight_decay=weight_decay,
+        epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        optimizer=cfg.optimizer,
+        weight_decay=cfg.weight_decay,
         cosine=True,
-        augment=augment,
+        augment=cfg.augment,
         device=device,
-        seed=seed,
+        seed=cfg.seed,
         progress=progress,
         desc=f"{model_name} dense",
     )
@@ -725,7 +747,8 @@ def experiment(
     started = time.perf_counter()
     converted = convert(copy.deepcopy(dense), BLOCK)
     converted_macs = count_macs(converted, shape)
-    scores = profile_scores(converted, train, profile_images, device)
+    scores = profile_scores(converted, train, cfg.profile_images, device)
+    targets, strategies = list(cfg.targets), list(cfg.strategies)
     sweep = strategy_sweep(
         converted, test, targets, dense_macs, shape, strategies=strategies, scores=scores, device=device
     )
@@ -733,32 +756,16 @@ def experiment(
     seconds["strategy sweep"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    pruned, rows = {}, []
-    for lam in lambdas:
-        for scheme in schemes:
-            run = train_pruned(
-                converted,
-                train,
-                test,
-                scheme=scheme,
-                lam=float(lam),
-                dense_macs=dense_macs,
-                input_shape=shape,
-                mask_steps=mask_steps,
-                refine_steps=refine_steps,
-                cycles=cycles,
-                batch_size=batch_size,
-                mask_lr=mask_lr,
-                refine_lr=refine_lr,
-                snapshot_every=snapshot_every,
-                augment=augment,
-                seed=seed,
-                device=device,
-                progress=progress,
-            )
-            pruned[scheme, float(lam)] = run
-            rows.append(run.row)
-    runs = pd.DataFrame(rows)
+    steps = {k: getattr(cfg, k) for k in ("mask_steps", "refine_steps", "cycles", "batch_size", "mask_lr")}
+    steps |= {k: getattr(cfg, k) for k in ("refine_lr", "snapshot_every", "augment", "seed")}
+    pruned = {}
+    for lam in cfg.lambdas:
+        for scheme in cfg.schemes:
+            pruned[scheme, float(lam)] = train_pruned(
+                converted, train, test, scheme=scheme, lam=float(lam), dense_macs=dense_macs, input_shape=shape,
+                device=device, progress=progress, **steps,
+            )  # fmt: skip
+    runs = pd.DataFrame([p.row for p in pruned.values()])
     seconds["learned runs"] = time.perf_counter() - started
     best = table1_run(runs)
     layers = layer_compression(dense, pruned[best.scheme, best["lambda"]].model, shape)
@@ -780,9 +787,55 @@ def experiment(
     )
 
 
-#: ``freqlib experiment pointwise_train -p model_name resnext29 ...``: :func:`experiment` (its parameters),
-#: printed as :attr:`TrainResult.table`.
-run = experiment
+#: The strategies of the equal-reduction comparison (Figs 5/6), in the notebook's order.
+COMPARED = ("channel", "coefficient", "channel_coefficient", "band", "input_res")
+
+
+def run(cfg: Config, *, device: torch.device | str | None = None, progress: bool = True) -> ChapterResult:
+    """Every run of ``cfg.runs`` (:func:`experiment`) and the MAC counts of ``cfg.mac_models``: a
+    :class:`~freqlib.experiment.ChapterResult` with tables
+
+    - ``"macs"`` (:func:`paper_macs`), ``"data"`` (model, data requested and loaded, label, dense
+      accuracy, dense and converted MACs, test images), ``"results"`` (:attr:`TrainResult.table` of every
+      run: what ``freqlib experiment pointwise_train`` prints), ``"sweeps"`` (every strategy sweep, a
+      ``model`` column), ``"compare"`` (each strategy of :data:`COMPARED` at each target, %,
+      :func:`at_targets`), ``"learned"`` (every learned run), ``"layers"`` (Fig 8, a ``model`` column) and
+      ``"comparison"`` (:func:`paper_comparison`);
+    - ``figures["fig3"]``: {model: :func:`fig3_layer`}; ``baselines``: :func:`baseline` of every run;
+      ``timings``: seconds by "model phase"; ``objects["runs"]``: {(model, data): TrainResult}.
+    """
+    device = device or "cpu"
+    macs = paper_macs(cfg.mac_models)
+    results = {(m, d): experiment(cfg, m, d, device=device, progress=progress) for m, d in cfg.runs}
+
+    def stacked(what: str) -> pd.DataFrame:
+        return pd.concat([getattr(r, what).assign(model=m) for (m, _), r in results.items()], ignore_index=True)
+
+    data = [
+        {"model": m, "requested": d, "data": r.data, "label": r.label, "dense accuracy": r.dense_accuracy}
+        | {"dense MACs": r.dense_macs, "converted MACs": r.converted_macs, "test images": r.n_test}
+        for (m, d), r in results.items()
+    ]
+    compare = [
+        {
+            "model": m,
+            "strategy": s,
+            **{f"{float(t)}x": a for t, a in zip(cfg.targets, at_targets(r.sweep, s, cfg.targets))},
+        }
+        for (m, _), r in results.items()
+        for s in COMPARED
+        if s in set(r.sweep.strategy)
+    ]
+    tables = {"macs": macs, "data": pd.DataFrame(data), "results": pd.concat([r.table for r in results.values()])}
+    tables |= {"sweeps": stacked("sweep"), "compare": pd.DataFrame(compare).round(2), "learned": stacked("runs")}
+    tables |= {"layers": stacked("layers"), "comparison": paper_comparison(results)}
+    return ChapterResult(
+        tables={k: t.reset_index(drop=True) for k, t in tables.items()},
+        figures={"fig3": {m: f for (m, _), r in results.items() if (f := fig3_layer(r)) is not None}},
+        baselines=[baseline(r) for r in results.values()],
+        timings={f"{m} {part}": s for (m, _), r in results.items() for part, s in r.seconds.items()},
+        objects={"runs": results},
+    )
 
 
 def table1_run(runs: pd.DataFrame, reduction: float = 2.0) -> pd.Series:
@@ -996,12 +1049,6 @@ def baseline(r: TrainResult) -> Baseline:
     """The dense accuracy of ``r`` (a fraction) against :func:`target_for` its model and loaded data."""
     target = target_for(r.model_name, r.data, int(r.input_shape[-1]))
     return target.baseline(r.dense_accuracy, f"{target.model} on {target.data}")
-
-
-def baseline_table(results: dict) -> pd.DataFrame:
-    """The dense baseline of every run of ``results`` against its target (model, metric, value, target,
-    met, source): shown before the claims."""
-    return _baseline_table([baseline(r) for r in results.values()])
 
 
 #: Tables 1/3: a drop (points) up to this much above the paper's is "close"; decided when the drop's
@@ -1314,12 +1361,131 @@ def run_claims(r: TrainResult, requested: str, *, profile: str) -> list[Claim]:
     return rows
 
 
-def claims(results: dict, macs: pd.DataFrame, *, profile: str) -> list[Claim]:
-    """The chapter's claims: the MAC counts of ``macs`` (:func:`paper_macs`, exact) and, per run of
-    ``results`` ({(model name, data): :class:`TrainResult`}), Tables 1/3 (headline
-    ``pointwise-table1`` on CIFAR-10) and Figs 3, 5, 6, 9 and 11 (trained: decided when the dense
-    model meets its :data:`TARGETS` entry and the standard error is below the tolerance)."""
-    rows = mac_claims(macs, profile=profile)
-    for (_model, data), r in results.items():
-        rows += run_claims(r, data, profile=profile)
+def claims(result: ChapterResult, cfg: Config) -> list[Claim]:
+    """The chapter's claims: the MAC counts of the ``"macs"`` table (:func:`paper_macs`, exact) and, per
+    run of ``result.objects["runs"]`` ({(model name, data): :class:`TrainResult`}), Tables 1/3 (headline
+    ``pointwise-table1`` on CIFAR-10) and Figs 3, 5, 6, 9 and 11 (trained: decided when the dense model
+    meets its :data:`TARGETS` entry and the standard error is below the tolerance)."""
+    rows = mac_claims(result.table("macs"), profile=cfg.profile)
+    for (_model, data), r in result.objects.get("runs", {}).items():
+        rows += run_claims(r, data, profile=cfg.profile)
     return rows
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+
+def _panels(result: ChapterResult, width: float, height: float, n: int | None = None):
+    import matplotlib.pyplot as plt
+
+    n = n or len(result.objects["runs"])
+    return plt.subplots(1, n, figsize=(width * n, height), squeeze=False)
+
+
+def plot_sweep(result: ChapterResult, cfg: Config):
+    """Figs 5/6: accuracy against achieved MAC reduction before refinement, one line per strategy, the
+    input-resolution baseline and the learned bands after rounding; the grey line is the dense model."""
+    styles = {"channel": "o-", "coefficient": "s-", "channel_coefficient": "^-", "band": "D-", "input_res": "x--"}
+    fig, axes = _panels(result, 6, 4)
+    for ax, ((model_name, _data), r) in zip(axes[0], result.objects["runs"].items()):
+        for strategy, rows in r.sweep.groupby("strategy", sort=False):
+            ax.plot(rows.reduction, 100 * rows.accuracy, styles[strategy], label=strategy)
+        learned = r.runs[r.runs.scheme == "learn-then-refine"]
+        ax.plot(learned.reduction, 100 * learned["accuracy before refinement"], "*", ms=10, label="learned band")
+        ax.axhline(100 * r.dense_accuracy, color="grey", lw=1, label="dense")
+        ax.set(xscale="log", xlabel="MAC reduction (x)", ylabel="top-1 accuracy (%)")
+        ax.set_title(f"{model_name} before refinement\n{r.label} ({cfg.profile} profile)", fontsize=8)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_fig3(result: ChapterResult, cfg: Config):
+    """Fig 3: FCMask of every channel (sorted) of :func:`fig3_layer`, with the rounding levels n/16
+    (solid where a zigzag diagonal starts)."""
+    diagonal_starts = {1, 3, 6, 10, 13, 15}  # zigzag indices starting a diagonal of the 4x4 DCT
+    fig, axes = _panels(result, 6, 3.5)
+    for ax, ((model_name, _data), r) in zip(axes[0], result.objects["runs"].items()):
+        if model_name not in result.figures["fig3"]:
+            continue
+        lam, name, values = result.figures["fig3"][model_name]
+        ax.plot(values, ".", ms=3)
+        for n in range(1, 16):
+            ax.axhline(n / 16, color="grey", lw=0.6, ls="-" if n in diagonal_starts else "--")
+        ax.set(xlabel="channel (sorted)", ylabel="FCMask", ylim=(-0.02, 1.02))
+        ax.set_title(f"{model_name}: {name}, lambda {lam:g}\n{r.label} ({cfg.profile} profile)", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def fig3_counts(result: ChapterResult) -> list[str]:
+    """One line per Fig 3 layer: its rounded band lengths, channels pruned entirely and channels that
+    lose their highest coefficient."""
+    lines = []
+    for model_name, (_lam, name, values) in result.figures["fig3"].items():
+        counts = np.floor(values * 16 + 0.5).astype(int)
+        lines.append(
+            f"{model_name} {name}: {len(values)} channels, rounded band lengths {counts.min()}..{counts.max()}, "
+            f"{(counts == 0).sum()} channels pruned entirely, {(counts < 16).sum()} lose their highest coefficient"
+        )
+    return lines
+
+
+def plot_schemes(result: ChapterResult, cfg: Config):
+    """Figs 9/10: accuracy after refinement against MAC reduction, one point per lambda and scheme."""
+    fig, axes = _panels(result, 6, 4)
+    for ax, ((model_name, _data), r) in zip(axes[0], result.objects["runs"].items()):
+        for scheme, rows in r.runs.groupby("scheme", sort=False):
+            rows = rows.sort_values("reduction")
+            ax.plot(rows.reduction, 100 * rows.accuracy, "o-", label=scheme)
+            for row in rows.itertuples():
+                ax.annotate(f"{row[2]:g}", (row.reduction, 100 * row.accuracy), fontsize=6)
+        ax.axhline(100 * r.dense_accuracy, color="grey", lw=1, label="dense")
+        ax.set(xlabel="MAC reduction (x)", ylabel="top-1 accuracy after refinement (%)")
+        ax.set_title(f"{model_name}: training schemes\n{r.label} ({cfg.profile} profile)", fontsize=8)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_histograms(result: ChapterResult, cfg: Config):
+    """Fig 11: channels whose rounded FCMask keeps 0..16 coefficients during learn-then-refine mask
+    learning, at the smallest and the largest lambda of each run."""
+    import matplotlib.pyplot as plt
+
+    runs = result.objects["runs"]
+    panels = [(m, lam) for (m, _) in runs for lam in sorted({min(cfg.lambdas), max(cfg.lambdas)})]
+    fig, axes = _panels(result, 5, 3.5, len(panels))
+    cmap = plt.get_cmap("viridis", 17)
+    for ax, (model_name, lam) in zip(axes[0], panels):
+        r = next(v for (m, _), v in runs.items() if m == model_name)
+        if ("learn-then-refine", float(lam)) not in r.pruned:
+            continue
+        run = r.pruned["learn-then-refine", float(lam)]
+        h = run.histograms[run.histograms.step <= cfg.mask_steps]
+        colors = [cmap(i) for i in range(17)]
+        ax.stackplot(h.step, h.drop(columns="step").T.values, colors=colors, labels=list(h.columns[1:]))
+        ax.set(xlabel="mask learning step", ylabel="channels")
+        ax.set_title(f"{model_name}, lambda {lam:g}: {run.row['reduction']:.2f}x MACs\n{r.label}", fontsize=8)
+    axes[0, -1].legend(fontsize=5, ncol=2, loc="center left", bbox_to_anchor=(1, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def plot_layers(result: ChapterResult, cfg: Config):
+    """Fig 8: per pointwise conv, dense MACs over pruned MACs without (red) and with (blue) the DCT and
+    IDCT; layers whose whole input is pruned are drawn at the top of the axis."""
+    fig, axes = _panels(result, 7, 3.5)
+    for ax, ((model_name, _data), r) in zip(axes[0], result.objects["runs"].items()):
+        layers = r.layers.replace(np.inf, np.nan)
+        top = np.nanmax(layers[["pointwise compression", "overall compression"]].values, initial=1.0) * 1.2
+        x = np.arange(len(layers))
+        ax.plot(x, layers["pointwise compression"].fillna(top), "r.-", label="1x1 conv")
+        ax.plot(x, layers["overall compression"].fillna(top), "b.-", label="with DCT/IDCT")
+        ax.axhline(1, color="grey", lw=0.6)
+        ax.set_xticks(x, layers.layer, rotation=90, fontsize=6)
+        ax.set(ylabel="MAC compression (x)", yscale="log")
+        ax.set_title(f"{model_name}: layer-wise compression\n{r.label} ({cfg.profile} profile)", fontsize=8)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

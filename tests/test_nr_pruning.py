@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from freqlib.data import ImageDataset
+from freqlib.experiment import ConfigError
 from freqlib.experiments.nr import pruning as nr_pruning
 from freqlib.models import LeNet5, LeNet300100
 from freqlib.occasional import gradual_rate
@@ -113,3 +114,46 @@ def test_gradual_rate_matches_the_schedule_figure():
     assert gradual_rate(7_999, 0.25, 0.97, s["t_i"], s["t_f"], s["E"]) == 0
     assert gradual_rate(8_000, 0.25, 0.97, s["t_i"], s["t_f"], s["E"]) == 0.25
     assert gradual_rate(12_000, 0.25, 0.97, s["t_i"], s["t_f"], s["E"]) == 0.97
+
+
+def test_run_on_a_tiny_config():
+    cfg = nr_pruning.Config(models=("lenet-300-100",), train_subset=60, test_subset=40, steps=20)
+    result = nr_pruning.run(cfg, progress=False)
+    results = result.table("results")
+    assert results.method.tolist() == list(nr_pruning.METHODS) and (results["test images"] == 40).all()
+    assert (
+        results.data.iloc[0]
+        == "stand-in: Fashion-MNIST instead of MNIST; subset: 60 of 60,000 train, 40 of 10,000 test"
+    )
+    assert results.rate.iloc[0] == 0 and results.rate.iloc[1:].tolist() == pytest.approx([0.9843] * 2, abs=1e-4)
+    assert result.table("data")[["train", "test"]].values.tolist() == [[60, 40]]
+    assert result.table("schedule").loc["lenet-300-100", ["t_i", "t_f", "steps"]].tolist() == [8, 13, 20]
+    table1 = result.table("table1")
+    assert table1.layer.tolist() == ["FC1", "FC2", "FC3", "Total"] and table1.weights.tolist()[-1] == 266_200
+    assert table1["reproduced"].tolist() == [98.9, 96.0, 62.0, 98.43]  # Table 1's rates, by construction
+    table3 = result.table("table3")
+    assert table3.index.tolist() == ["lenet-300-100"] and table3.loc["lenet-300-100", "Ours"] == 98.1
+    assert table3.loc["lenet-300-100", "reproduced dense"] == round(100 * results.accuracy.iloc[0], 2)
+    (base,) = result.baselines
+    assert base.value == results.accuracy.iloc[0] and base.target == 0.85
+    assert set(result.timings) == {"lenet-300-100 dense", "lenet-300-100 pnr", "lenet-300-100 every-step"}
+    assert len(result.figures["schedule"]["lenet-300-100"]["fc1"]) == 21
+    assert set(result.figures["weights"]) == {("lenet-300-100", "pnr"), ("lenet-300-100", "every-step")}
+    assert result.figures["weights"]["lenet-300-100", "pnr"].size == 235_200 - round(0.989 * 235_200)
+    assert not result.objects["models"]["lenet-300-100", "pnr"].training
+    claims = nr_pruning.claims(result, cfg)
+    assert [c.verdict for c in claims][:3] == ["reproduced", "reproduced", "by construction"]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    for plot in (nr_pruning.plot_schedule, nr_pruning.plot_history, nr_pruning.plot_weights):
+        assert len(plot(result, cfg).axes) == 1
+
+
+def test_run_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="unknown: \\['lenet-4'\\]"):
+        nr_pruning.run(nr_pruning.Config(models=("lenet-4",)))
+    with pytest.raises(ValueError, match="pruning variants must be a non-empty list"):
+        nr_pruning.run(nr_pruning.Config(methods=("prune",)))
+    with pytest.raises(ConfigError, match=r"Config \(nr_pruning\): profile 'cpu' sets unknown parameter\(s\) 'step'"):
+        nr_pruning.Config.for_profile("cpu", {"step": 3})

@@ -60,6 +60,7 @@ CHAPTERS: dict[str, str] = {
     "fr_tables": "fr.appendix",
     "nr_lowrank": "nr.lowrank",
     "nr_lstm": "nr.lstm",
+    "nr_pruning": "nr.pruning",
     "pointwise_train": "pointwise.train",
 }
 

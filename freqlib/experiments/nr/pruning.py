@@ -16,6 +16,10 @@ same schedule.
 Methods (:data:`METHODS`): ``dense`` (no pruning), ``pnr`` (the paper's period) and ``every-step``
 (the same schedule with ``pNR`` = 1, the usual masked training the paper improves on).
 Shorter runs (``steps`` below 20,000) scale ``t_i`` and ``t_f`` with ``steps``.
+
+The chapter's contract (:mod:`freqlib.experiment`): :class:`Config`, :func:`run` (a ``ChapterResult`` with
+the ``"results"`` table, Tables 1 and 3 beside the printed ones and the figures' data), :func:`claims`;
+:func:`plot_schedule`, :func:`plot_history` and :func:`plot_weights` draw its figures.
 """
 
 from __future__ import annotations
@@ -23,17 +27,23 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from ...claims import Baseline, Claim, Target, binomial_se, by_construction, difference_se, exact, trained
+from ... import distributed as dist
+from ... import experiment
+from ...claims import Baseline, Claim, Target, by_construction, exact, trained
+from ...experiment import ChapterResult
 from ...models.lenet import LeNet5, LeNet300100
 from ...occasional import OccasionalRegularizer, gradual_rate, magnitude_prune
 from ...train import evaluate, train_steps
 from .. import MNIST_LABELS, check_run, load_labelled
+from . import fashion_targets, points_se, target_for
 
 DATA = Path(__file__).resolve().parents[3] / "data" / "paper"
 
@@ -176,49 +186,209 @@ def train_one(
     return model, history, row
 
 
-def run(
-    profile: str = "smoke",
-    models: Sequence[str] = tuple(MODELS),
-    methods: Sequence[str] = METHODS,
-    data: str = "fashion_mnist",
-    data_dir=None,
-    train_subset: int | None = None,
-    test_subset: int | None = None,
-    steps: int = PAPER_SCHEDULE["steps"],
-    seed: int = 0,
-    device: str | torch.device = "cpu",
-    trained: dict | None = None,
-) -> tuple[pd.DataFrame, dict[tuple[str, str], pd.DataFrame], str]:
-    """Train every (model, method); returns (summary table, histories by (model, method), data label).
+@dataclass(frozen=True)
+class Config(experiment.Config):
+    """The pruning chapter's parameters (smoke values as defaults; ``notebooks/profiles.yml`` sets the others).
 
-    The summary has one row per run (:func:`train_one`'s columns plus ``data``). ``trained``, when
-    given, receives the trained models by (model, method).
+    ``models``: names of :data:`MODELS`; ``methods``: names of :data:`METHODS`; ``data``: a name of
+    :data:`freqlib.data.LOADERS` ("mnist", the paper's, needs ``data_dir``: MNIST/raw/ or the four IDX
+    files; Fashion-MNIST is a stand-in); ``train_subset``/``test_subset``: images (None: all); ``steps``:
+    optimizer steps (the paper: 20,000; ``t_i`` and ``t_f`` scale with it); ``seed``: the initial weights
+    and the batch order.
     """
-    check_run(profile, list(methods), METHODS, what="pruning")
-    unknown = [m for m in models if m not in MODELS]
-    if unknown or not models:
+
+    chapter = "nr_pruning"
+    models: Sequence[str] = tuple(MODELS)
+    methods: Sequence[str] = METHODS
+    data: str = "fashion_mnist"
+    data_dir: str | None = None
+    train_subset: int | None = 2000
+    test_subset: int | None = 500
+    steps: int = 200
+    seed: int = 0
+
+
+def schedule_table(models: Sequence[str], steps: int) -> pd.DataFrame:
+    """The schedule of each model at ``steps`` (:func:`schedule_for`), one row per model."""
+    table = pd.DataFrame({m: schedule_for(m, steps) for m in models}).T
+    table["steps"] = steps
+    return table
+
+
+def schedule_curves(model_name: str, steps: int) -> dict[str, np.ndarray]:
+    """Per layer (our name), the rate (fraction) Eq. 5 prunes to at every step ``0..steps``."""
+    s = schedule_for(model_name, steps)
+    t = range(steps + 1)
+    return {
+        layer: np.asarray([gradual_rate(x, min(s["p_i"], p_f), p_f, s["t_i"], s["t_f"], s["E"]) for x in t])
+        for layer, p_f in targets(model_name).items()
+    }
+
+
+def run(cfg: Config, *, device: str | torch.device | None = None, progress: bool = True) -> ChapterResult:
+    """Train every (model, method) of ``cfg``: a :class:`~freqlib.experiment.ChapterResult` with
+
+    - tables ``"schedule"`` (:func:`schedule_table`), ``"data"`` (sizes and label), ``"results"`` (one row
+      per run: :func:`train_one`'s columns plus ``data``), ``"table1"`` (:func:`table1`) and ``"table3"``
+      (:func:`table3`);
+    - figures ``"schedule"`` (:func:`schedule_curves` per model), ``"history"`` (per-epoch history by
+      (model, method)) and ``"weights"`` (the non-zero weights of ``fc1`` by (model, method), pruned runs);
+    - ``baselines``: :func:`baselines` of the results; ``timings``: training seconds per run;
+    - ``objects``: ``"models"``, the trained models by (model, method).
+
+    Profile "smoke" trains on the CPU (deterministic committed outputs); the others on CUDA when present
+    (``device`` overrides).
+    """
+    check_run(cfg.profile, list(cfg.methods), METHODS, what="pruning")
+    unknown = [m for m in cfg.models if m not in MODELS]
+    if unknown or not cfg.models:
         raise ValueError(f"models must be a non-empty list of {', '.join(MODELS)}; unknown: {unknown}")
+    device = dist.local_device(dist.init_from_env("cpu" if cfg.profile == "smoke" and device is None else device))
     train, test, label = load_labelled(
-        data, data_dir, train_subset=train_subset, test_subset=test_subset, labels=MNIST_LABELS
+        cfg.data, cfg.data_dir, train_subset=cfg.train_subset, test_subset=cfg.test_subset, labels=MNIST_LABELS
     )
-    rows, histories = [], {}
-    for model_name in models:
-        for method in methods:
-            model, history, row = train_one(model_name, method, train, test, steps=steps, seed=seed, device=device)
+    rows, histories, models, weights = [], {}, {}, {}
+    for model_name in cfg.models:
+        for method in cfg.methods:
+            model, history, row = train_one(
+                model_name, method, train, test, steps=cfg.steps, seed=cfg.seed, device=device, progress=progress
+            )
             rows.append(row | {"data": label})
             histories[model_name, method] = history
-            if trained is not None:
-                trained[model_name, method] = model
-    return pd.DataFrame(rows), histories, label
+            models[model_name, method] = model.cpu().eval()
+            if method != "dense":
+                w = model.fc1.weight.detach().flatten()
+                weights[model_name, method] = w[w != 0].numpy()
+    results = pd.DataFrame(rows)
+    data = pd.DataFrame([{"data set": cfg.data, "train": len(train), "test": len(test), "label": label}])
+    return ChapterResult(
+        tables={
+            "schedule": schedule_table(cfg.models, cfg.steps),
+            "data": data,
+            "results": results,
+            "table1": table1(results),
+            "table3": table3(results, cfg.methods),
+        },
+        figures={
+            "schedule": {m: schedule_curves(m, cfg.steps) for m in cfg.models},
+            "history": histories,
+            "weights": weights,
+        },
+        baselines=list(baselines(results).values()),
+        timings=dict(zip(results.model + " " + results.method, results["train s"])),
+        objects={"models": models},
+    )
+
+
+def implied_total(printed: pd.DataFrame, sizes: Mapping[str, int]) -> float:
+    """The total rate (%) the printed per-layer rates (``printed``: Table 1's rows of one model, by layer)
+    imply, weighted by the layers' weight counts ``sizes`` (by the paper's layer name)."""
+    return sum(printed.loc[layer, "Ours"] * n for layer, n in sizes.items()) / sum(sizes.values())
+
+
+def table1(results: pd.DataFrame) -> pd.DataFrame:
+    """Table 1 beside ours: per model with a ``pnr`` run in ``results`` (:func:`run`'s), one row per layer
+    and a ``Total`` row: our weight count, the printed size and rates (DC, DNS, Sparse VD, the paper's),
+    our rate (``reproduced``, %) and, on the total row, the total the printed layers imply
+    (:func:`implied_total`)."""
+    rates, rows = paper_rates(), []
+    for model_name in dict.fromkeys(results.model):
+        ours = _row(results, model_name, "pnr")
+        if ours is None:
+            continue
+        printed = rates[rates.model == PAPER_NAMES[model_name]].set_index("layer")
+        sizes = layer_sizes(model_name)
+        reproduced = {layer: ours[f"rate {n}"] for n, layer in MODELS[model_name][1].items()} | {"Total": ours.rate}
+        for layer, n in {**sizes, "Total": sum(sizes.values())}.items():
+            row = printed.loc[layer]
+            rows.append(
+                {
+                    "model": row.model,
+                    "layer": layer,
+                    "weights": n,
+                    "printed size": row.weight_size,
+                    "DC": row.DC,
+                    "DNS": row.DNS,
+                    "Sparse VD": row["Sparse VD"],
+                    "paper (ours column)": row.Ours,
+                    "reproduced": round(100 * reproduced[layer], 2),
+                }
+            )
+        rows[-1]["printed layers, weighted"] = round(implied_total(printed, sizes), 2)
+    return pd.DataFrame(rows)
+
+
+def table3(results: pd.DataFrame, methods: Sequence[str] = METHODS) -> pd.DataFrame:
+    """Table 3 beside ours: the printed accuracies (%) of each model of ``results`` and ours per method."""
+    acc = results.pivot(index="model", columns="method", values="accuracy").reindex(columns=list(methods)) * 100
+    printed = paper_accuracy().loc[[PAPER_NAMES[m] for m in acc.index]].set_axis(acc.index)
+    return pd.concat([printed, acc.add_prefix("reproduced ")], axis=1).round(2)
+
+
+# ---------------------------------------------------------------------------------------------
+# figures
+
+
+def _panels(models: Sequence[str]):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3), squeeze=False)
+    return fig, axes[0]
+
+
+def _finish(fig, result: ChapterResult, cfg: Config):
+    fig.suptitle(f"{result.table('data')['label'].iloc[0]} ({cfg.profile} profile)", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_schedule(result: ChapterResult, cfg: Config):
+    """The rate each layer is pruned to over the steps of this run (Eq. 5), one panel per model."""
+    curves = result.figures["schedule"]
+    fig, axes = _panels(list(curves))
+    for ax, (m, layers) in zip(axes, curves.items()):
+        for layer, rate in layers.items():
+            ax.plot(range(len(rate)), 100 * rate, label=f"{layer} (p_f {100 * targets(m)[layer]:.1f}%)")
+        period = schedule_for(m, cfg.steps)["period"]
+        ax.set(title=f"{m}: pruning rate, applied every {period} steps", xlabel="step", ylabel="rate (%)")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(result: ChapterResult, cfg: Config):
+    """Test accuracy after each epoch of every run, one panel per model, the rising rate shaded."""
+    histories = result.figures["history"]
+    models = list(dict.fromkeys(m for m, _ in histories))
+    fig, axes = _panels(models)
+    for ax, m in zip(axes, models):
+        for (model_name, method), h in histories.items():
+            if model_name == m:
+                ax.plot(h.steps, 100 * h.test_accuracy, marker="o", ms=3, label=method)
+        s = schedule_for(m, cfg.steps)
+        ax.axvspan(s["t_i"], s["t_f"], color="grey", alpha=0.15, lw=0, label="rate rising (t_i to t_f)")
+        ax.set(title=f"{m}: test accuracy after each epoch", xlabel="step", ylabel="accuracy (%)")
+        ax.legend(fontsize=7)
+    return _finish(fig, result, cfg)
+
+
+def plot_weights(result: ChapterResult, cfg: Config):
+    """Histograms of the non-zero weights of each model's largest layer (``fc1``) after the pruned runs."""
+    weights = result.figures["weights"]
+    models = list(dict.fromkeys(m for m, _ in weights)) or list(cfg.models)
+    fig, axes = _panels(models)
+    for ax, m in zip(axes, models):
+        for (model_name, method), w in weights.items():
+            if model_name == m:
+                ax.hist(w, bins=80, histtype="step", label=f"{method}: {w.size:,} non-zero")
+        ax.set(title=f"{m}: non-zero weights of fc1", xlabel="weight", ylabel="count")
+        ax.legend(fontsize=7)
+    return _finish(fig, result, cfg)
 
 
 # ---------------------------------------------------------------------------------------------
 # convergence targets and the chapter's claims
 
-_FASHION = (
-    "our choice: a linear classifier already reaches about 84% on Fashion-MNIST (the benchmark of "
-    "Xiao et al., 2017), so a network that learned must exceed 85%"
-)
 _MNIST5K = (
     "our choice: a linear classifier reaches 88% on MNIST (LeCun et al., 1998: 12.0% test error), so a "
     "network that learned from MNIST-5k's 4,000 training digits must exceed 95%"
@@ -238,8 +408,7 @@ TARGETS = {
     ),
     ("lenet-300-100", "MNIST-5k"): Target("LeNet-300-100", "MNIST-5k", "accuracy", 0.95, _MNIST5K),
     ("lenet-5", "MNIST-5k"): Target("LeNet-5", "MNIST-5k", "accuracy", 0.95, _MNIST5K),
-    ("lenet-300-100", "Fashion-MNIST"): Target("LeNet-300-100", "Fashion-MNIST", "accuracy", 0.85, _FASHION),
-    ("lenet-5", "Fashion-MNIST"): Target("LeNet-5", "Fashion-MNIST", "accuracy", 0.85, _FASHION),
+    **fashion_targets(PAPER_NAMES),
 }
 #: Table 3 on MNIST: our accuracy within this many points of the printed one (our choice: three times the
 #: printed precision of 0.1).
@@ -253,37 +422,22 @@ GAIN_TOLERANCE = 0.5
 RATE_TOLERANCE = 0.05
 
 
-def data_key(label: str) -> str:
-    """The data set of :data:`TARGETS` a data label names: ``Fashion-MNIST``, ``MNIST-5k`` or ``MNIST``."""
-    for key in ("Fashion-MNIST", "MNIST-5k", "MNIST"):
-        if key in label:
-            return key
-    raise ValueError(f"no convergence target for data {label!r}")
-
-
 def _row(results: pd.DataFrame, model_name: str, method: str) -> pd.Series | None:
     rows = results[(results.model == model_name) & (results.method == method)]
     return rows.iloc[0] if len(rows) else None
 
 
-def baselines(results: pd.DataFrame, data: str) -> dict[str, Baseline]:
-    """Model name -> its dense run (``method`` "dense" in :func:`run`'s summary ``results``) against its
-    :data:`TARGETS` entry on ``data`` (a data label); a model without a dense run gets NaN (never met)."""
+def baselines(results: pd.DataFrame) -> dict[str, Baseline]:
+    """Model name -> its dense run (``method`` "dense" in :func:`run`'s ``results``) against its
+    :data:`TARGETS` entry on the data of the results' ``data`` label; a model without a dense run gets
+    NaN (never met)."""
     out = {}
     for model_name in dict.fromkeys(results.model):
         dense = _row(results, model_name, "dense")
-        target = TARGETS[model_name, data_key(data)]
+        target = target_for(TARGETS, model_name, str(results["data"].iloc[0]))
         name = f"dense {target.model}" if dense is not None else f"dense {target.model} (not trained)"
         out[model_name] = target.baseline(float("nan") if dense is None else dense.accuracy, name)
     return out
-
-
-def baseline_table(bases: Mapping[str, Baseline]) -> pd.DataFrame:
-    """The baselines (:func:`baselines`) as a table: model, metric, value, target, met, source."""
-    rows = [
-        {k: b.as_dict()[k] for k in ("model", "metric", "value", "target", "met", "source")} for b in bases.values()
-    ]
-    return pd.DataFrame(rows)
 
 
 def layer_sizes(model_name: str) -> dict[str, int]:
@@ -300,24 +454,21 @@ def printed_size(cell: str) -> tuple[float, float]:
     return float(number) * 1000, 0.5 * 1000 * 10**-decimals
 
 
-def _points_se(*accuracies: float, n: int) -> float:
-    """Standard error (points) of one accuracy (fraction) or of the difference of two, each on ``n`` images."""
-    return 100 * difference_se(*(binomial_se(a, n) for a in accuracies))
-
-
-def claims(results: pd.DataFrame, *, profile: str, data: str) -> list[Claim]:
-    """The chapter's claims from :func:`run`'s summary ``results`` (one row per (model, method) with
-    ``accuracy`` and rates as fractions and ``test images``) on ``data`` (the data label).
+def claims(result: ChapterResult, cfg: Config) -> list[Claim]:
+    """The chapter's claims from the ``"results"`` table of :func:`run` (one row per (model, method) with
+    ``accuracy`` and rates as fractions, ``test images`` and the ``data`` label).
 
     Per model: the printed weight sizes and the printed total rate (exact, from the model's layers);
     the rate pruned to (by construction: the per-layer targets are Table 1's rates); Table 3's accuracy
     (trained, headline ``nr-table3``: the accuracy itself on MNIST, the drop from dense on a stand-in);
     and pNR > 1 against pNR = 1 (trained, ``greater``).
     """
+    results = result.table("results")
+    data = str(results["data"].iloc[0])
     rates = paper_rates()
-    bases = baselines(results, data)
+    bases = baselines(results)
     stand_in = data.startswith("stand-in")
-    meta = {"profile": profile, "data": data}
+    meta = {"profile": cfg.profile, "data": data}
     out = []
     for model_name in dict.fromkeys(results.model):
         name = PAPER_NAMES[model_name]
@@ -358,7 +509,7 @@ def _sizes_claim(name: str, printed: pd.DataFrame, sizes: Mapping[str, int], met
 
 def _total_rate_claim(name: str, printed: pd.DataFrame, sizes: Mapping[str, int], meta: dict) -> Claim:
     """Exact: the printed total rate is the printed per-layer rates weighted by our layers' weight counts."""
-    implied = sum(printed.loc[layer, "Ours"] * n for layer, n in sizes.items()) / sum(sizes.values())
+    implied = implied_total(printed, sizes)
     return exact(
         f"Table 1: {name} total rate is its per-layer rates weighted by layer size",
         f"total {printed.loc['Total', 'Ours']}%; per layer "
@@ -417,7 +568,7 @@ def _table3_claim(
             value=100 * pnr.accuracy,
             expected=float(printed.Ours),
             tolerance=ACCURACY_TOLERANCE,
-            se=_points_se(pnr.accuracy, n=n),
+            se=points_se([pnr.accuracy], n),
             baselines=[base],
             unit=" points",
             **head,
@@ -434,7 +585,7 @@ def _table3_claim(
         value=drop,
         expected=paper_drop,
         tolerance=DROP_TOLERANCE,
-        se=_points_se(dense_acc, pnr.accuracy, n=n),
+        se=points_se([dense_acc, pnr.accuracy], n),
         baselines=[base],
         relation="at most",
         unit=" points",
@@ -455,7 +606,7 @@ def _gain_claim(name: str, pnr: pd.Series, every: pd.Series, base: Baseline, met
         value=gain,
         expected=0.0,
         tolerance=GAIN_TOLERANCE,
-        se=_points_se(pnr.accuracy, every.accuracy, n=n),
+        se=points_se([pnr.accuracy, every.accuracy], n),
         baselines=[base],
         relation="greater",
         unit=" points",

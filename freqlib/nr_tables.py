@@ -338,15 +338,6 @@ def view(table: int) -> pd.DataFrame:
     return cmp[[c for c in SHOW if c in cmp]]
 
 
-def details(table: int) -> str:
-    """Our layers per row of ``table`` and the printed table checked against itself (:func:`paper_arithmetic`)."""
-    lines = ["our layers per row:"]
-    lines += [f"  row {i}: {names}" for i, names in enumerate(inventory(table)["names"], 1)]
-    lines.append("the printed table checked against itself:")
-    lines += [f"  {k}: {v}" for k, v in paper_arithmetic(table).items()]
-    return "\n".join(lines)
-
-
 def omitted_convs(model: nn.Module) -> list[tuple[str, tuple[int, ...], int]]:
     """(name, weight shape, weights) of the 1x1 convolutions of ``model`` (left out of Tables 7-9)."""
     return [

@@ -12,6 +12,7 @@ from freqlib import noise, nr_tables
 from freqlib.claims import Claim, baseline_table
 from freqlib.experiment import ChapterResult
 from freqlib.experiments import nr
+from freqlib.experiments.nr import architectures as nr_architectures
 from freqlib.experiments.nr import grids as nr_grids
 from freqlib.experiments.nr import pruning as nr_pruning
 
@@ -332,7 +333,8 @@ def corrected(monkeypatch):
 
 
 def architecture_claims() -> dict[str, Claim]:
-    return {c.claim.split(" (")[0]: c for c in nr_tables.claims("smoke")}
+    cfg = nr_architectures.Config()
+    return {c.claim.split(" (")[0]: c for c in nr_architectures.claims(ChapterResult(), cfg)}
 
 
 def test_architecture_claims_as_printed():

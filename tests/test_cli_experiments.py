@@ -11,8 +11,9 @@ import pytest
 
 from freqlib import cli, experiments
 
-EXPERIMENTS = ["classify", "dct_zigzag", "fr_tables", "gan", "lenet5", "nr_grids", "nr_lowrank", "nr_lstm",
-               "nr_pruning", "pointwise_imagenet", "pointwise_train", "segment", "spectrum", "vae"]  # fmt: skip
+EXPERIMENTS = ["classify", "dct_zigzag", "fr_tables", "gan", "lenet5", "nr_architectures", "nr_grids", "nr_lowrank",
+               "nr_lstm", "nr_pruning", "pointwise_imagenet", "pointwise_train", "segment", "spectrum",
+               "vae"]  # fmt: skip
 
 
 def test_known_experiments_are_the_modules_with_a_run_function():

@@ -5,6 +5,8 @@ import torch
 from torch import nn
 
 from freqlib import noise, nr_tables
+from freqlib.experiment import ConfigError
+from freqlib.experiments.nr import architectures
 from freqlib.models.resnet_cifar import resnet32_cifar
 from freqlib.models.vgg19 import vgg19_cifar
 from freqlib.occasional import binary_quantize, low_rank
@@ -67,6 +69,28 @@ def test_table9_structure_and_printed_rounding():
     arithmetic = nr_tables.paper_arithmetic(9)
     assert arithmetic["rows add up"]  # 20.11 = sum of the printed rows
     assert arithmetic["percent rows reproduced"]["exact sizes / printed total"] == "7/8"
+
+
+def test_architectures_run():
+    cfg = architectures.Config.for_profile("cpu")
+    result = architectures.run(cfg)
+    overview = result.table("overview")
+    assert overview.index.tolist() == [7, 8, 9] and overview.loc[7, "rows"] == "7/7 match (total row included)"
+    assert overview.loc[8, "differing"] == "row 8: type; row 10: T, S; row Total: weight_size"
+    for t, rows in [(7, 6), (8, 10), (9, 8)]:
+        assert len(result.table(f"table {t}")) == rows + 1 and len(result.table(f"layers {t}")) == rows
+        arithmetic = dict(result.table(f"arithmetic {t}").values.tolist())
+        assert arithmetic["rows add up"] == "True"
+    assert dict(result.table("arithmetic 9").values)["percent rows reproduced: exact sizes / printed total"] == "7/8"
+    assert result.table("layers 8")["our layers"].iloc[-2] == "classifier.1 … classifier.4"
+    omitted = result.table("resnet-34 omitted")
+    assert omitted.weights.tolist() == [8192, 32768, 131072] and omitted["shape"].iloc[0] == "(128, 64, 1, 1)"
+    shares = dict(result.table("resnet-34 shares").values)
+    assert shares["the 33 listed: weights"] == "21,095,616 (99.19%)"
+    claims = architectures.claims(result, cfg)
+    assert len(claims) == 6 and {c.profile for c in claims} == {"cpu"}
+    with pytest.raises(ConfigError, match="unknown parameter"):
+        architectures.Config.for_profile("smoke", {"tables": [7]})
 
 
 def test_units_are_binary():

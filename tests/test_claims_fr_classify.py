@@ -5,6 +5,7 @@ import math
 import pandas as pd
 import pytest
 
+from freqlib.experiment import ChapterResult
 from freqlib.experiments.fr import classify, lenet5
 
 FASHION = "stand-in: Fashion-MNIST (28x28 grey, resized to 32x32, replicated to 3 channels) instead of CIFAR-10"
@@ -36,8 +37,13 @@ def _totals(delta=0, layers=20):
     )
 
 
+def _result(table, totals, n_test):
+    return ChapterResult(tables={"results": table, "totals": totals, "data": pd.DataFrame([{"test": n_test}])})
+
+
 def _classify(dense, fr, n_test=10_000, data=CIFAR, family="resnet", delta=0):
-    out = classify.claims(_table(family, dense, fr, data), _totals(delta), profile="paper", n_test=n_test, epochs=40)
+    result = _result(_table(family, dense, fr, data), _totals(delta), n_test)
+    out = classify.claims(result, classify.CONFIGS[family](profile="paper", epochs=40))
     count, drop = out
     assert count.kind == "exact" and drop.kind == "trained"
     return count, drop
@@ -91,7 +97,7 @@ def test_classify_stand_in_label_uses_the_fashion_mnist_target():
 
 def test_classify_without_a_dense_row_is_undecided():
     table = _table("vgg", None, 0.9, variant="vgg16-v3")
-    (drop,) = classify.claims(table, _totals().iloc[:0], profile="paper", n_test=10_000, epochs=1)
+    (drop,) = classify.claims(_result(table, _totals().iloc[:0], 10_000), classify.VGGConfig(profile="paper"))
     assert drop.verdict == "undecided" and "dense VGG (not trained) accuracy nan" in drop.reason
     assert [b.met for b in classify.baselines(table)] == [False]
     with pytest.raises(ValueError, match="no convergence target"):

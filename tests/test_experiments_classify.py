@@ -89,18 +89,10 @@ def test_appendix_totals_against_the_printed_tables(fr_models):
     assert alex["verdict"].tolist() == ["close", "close", "reproduced", "reproduced"]
 
 
-def test_run_returns_the_result_columns_on_a_tiny_subset():
-    result = classify.experiment(
-        "resnet",
-        variants=["dense", "resnet-v3"],
-        train_subset=4,
-        test_subset=4,
-        batch_size=4,
-        epochs=2,
-        progress=False,
-        device="cpu",
-    )
-    table = result.table
+def test_run_returns_the_chapter_tables_on_a_tiny_subset():
+    cfg = classify.ResNetConfig(train_subset=4, test_subset=4, batch_size=4, epochs=2)
+    result = classify.run(cfg, progress=False, device="cpu")
+    table = result.table("results")
     assert tuple(table.columns) == RESULT_COLUMNS
     assert table.variant.tolist() == ["dense", "resnet-v3"]
     assert table.kept.tolist() == [11_164_352, 2_816]
@@ -108,11 +100,31 @@ def test_run_returns_the_result_columns_on_a_tiny_subset():
     assert set(table.metric) == {"accuracy"} and table["value"].between(0, 1).all()
     assert table["file bytes"].iloc[1] < table["file bytes"].iloc[0] / 100
     assert table.data.str.startswith("stand-in: Fashion-MNIST").all()
-    history = result.history
+    history = result.table("history")
     assert history.variant.tolist() == ["dense", "dense", "resnet-v3", "resnet-v3"]
     assert history.test_accuracy.notna().all()  # two epochs: a test curve
     assert history.kept.tolist() == [0, 0, 2_816, 2_816]  # the schedule reached the targets
-    assert freqlib.kept_coefficients(result.fr_model) == 2_816
+    assert freqlib.kept_coefficients(result.objects["fr_model"]) == 2_816
+    assert result.table("data")[["train", "test", "image"]].values.tolist() == [[4, 4, "3x32x32"]]
+    accuracy = result.table("accuracy")
+    assert accuracy["drop vs dense (pp)"].iloc[0] == 0
+    assert accuracy["accuracy (%)"].tolist() == pytest.approx((100 * table.value).round(2).tolist())
+    assert result.table("totals").variant.tolist() == ["resnet-v1", "resnet-v2", "resnet-v3"]
+    assert result.table("per weight").loc["total", "Rem. NoP."] == 2_816
+    assert [b.model for b in result.baselines] == ["dense ResNet-18"] and set(result.timings) == {
+        "dense",
+        "resnet-v3",
+        "run",
+    }
+    claims = classify.claims(result, cfg)
+    assert [c.kind for c in claims] == ["exact"] * 3 + ["trained"]
+    assert claims[-1].verdict == "undecided"  # 4 test images: no power
+
+
+def test_configs_name_their_family_and_defaults():
+    assert {f: c().family for f, c in classify.CONFIGS.items()} == {f: f for f in classify.FAMILIES}
+    assert classify.AlexNetConfig().resize == 64 and classify.AlexNetConfig().schedule_fraction == 0
+    assert classify.ViTConfig(variants=None).trained_variants() == ["dense", "vit-v1", "vit-v2"]
 
 
 def test_recalibrate_batchnorm_sets_the_running_statistics_from_the_data():
@@ -146,13 +158,17 @@ def test_bad_names_raise_clear_errors():
     with pytest.raises(ValueError, match="resnet: unknown variant 'vgg16-v1'; valid: dense, resnet-v1"):
         classify.build("resnet", "vgg16-v1")
     with pytest.raises(ValueError, match="unknown variant 'resnet-v9'"):
-        classify.run("resnet", variants=["dense", "resnet-v9"])
+        classify.ResNetConfig(variants=["dense", "resnet-v9"])
     with pytest.raises(ValueError, match="resize applies to family 'alexnet' only"):
         classify.build("vgg", resize=64)
     with pytest.raises(ValueError, match="data must be 'cifar10' or 'fashion_mnist'"):
         classify.load_data("mnist")
     with pytest.raises(ValueError, match="epochs must be a positive int"):
-        classify.run("vit", epochs=0)
+        classify.ViTConfig(epochs=0)
+    with pytest.raises(ValueError, match="resize applies to family 'alexnet' only"):
+        classify.VGGConfig(resize=64)
+    with pytest.raises(ValueError, match="vit: variants must name at least one variant"):
+        classify.ViTConfig(variants=[])
     assert classify.appendix_variants("vit") == ("vit-v1", "vit-v2")
     assert classify.default_variants("alexnet") == ("dense", "alexnet-v1", "alexnet-v2", "alexnet-v3")
 

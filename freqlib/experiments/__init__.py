@@ -52,6 +52,10 @@ EXPERIMENTS = {
 #: ``"module"`` (its ``Config``, ``run`` and ``claims``) or ``"module:ConfigName"`` where one module
 #: serves several chapters.
 CHAPTERS: dict[str, str] = {
+    "alexnet": "fr.classify:AlexNetConfig",
+    "vgg": "fr.classify:VGGConfig",
+    "resnet": "fr.classify:ResNetConfig",
+    "vit": "fr.classify:ViTConfig",
     "vae": "fr.vae",
     "lenet5": "fr.lenet5",
     "spectrum": "fr.spectrum",

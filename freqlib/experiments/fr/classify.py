@@ -2,12 +2,13 @@
 
 The paper prints, for each of these networks, how many numbers its FR variants keep (Tables 1-12)
 and says only that FR "can be applied to almost all network architectures" with "a very small
-accuracy decrease (less than 2%)"; it prints no accuracy for them. :func:`experiment` trains the
-dense network and the appendix variants from the same initialization on the same batches and
-returns a table with :data:`freqlib.experiments.RESULT_COLUMNS` (metric ``"accuracy"``, a fraction),
-so the drop against the dense model can be measured; :func:`appendix_totals` sets our kept totals
-beside the printed ones, and :func:`claims` turns both into the chapters' claims (the drops decided
-only when the dense model meets its :data:`TARGETS` entry).
+accuracy decrease (less than 2%)"; it prints no accuracy for them. :func:`run` (the
+experiment contract of :mod:`freqlib.experiment`, one :class:`Config` subclass per family) trains the
+dense network and the appendix variants from the same initialization on the same batches into a
+table with :data:`freqlib.experiments.RESULT_COLUMNS` (metric ``"accuracy"``, a fraction), so the drop
+against the dense model can be measured; :func:`appendix_totals` sets our kept totals beside the
+printed ones, and :func:`claims` turns both into the chapters' claims (the drops decided only when the
+dense model meets its :data:`TARGETS` entry).
 
 Families (:data:`FAMILIES`): ``"alexnet"`` (:func:`freqlib.models.alexnet_cifar`, inputs resized
 inside the model to ``resize``), ``"vgg"`` (``vgg_cifar("vgg19")``, the tables' "VGG16"),
@@ -22,6 +23,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pandas as pd
 import torch
@@ -29,11 +31,14 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from ... import distributed as dist
-from ... import models, paper, report
+from ... import experiment, models, paper, report
 from ...claims import Baseline, Claim, Target, binomial_se, difference_se, exact, trained
 from ...data import DatasetMissing, ImageDataset, cifar10, fashion_mnist
+from ...experiment import ChapterResult
 from ...fr import fr_weights, frequency_regularize, set_keep
+from ...loop import check_positive_int
 from ...schedule import check_fraction, drop_schedule
+from ...tables import parameter_table
 from ...train import evaluate, make_loader, train_classifier
 from .. import RESULT_COLUMNS, result_row
 
@@ -198,113 +203,247 @@ def recalibrate_batchnorm(
     return sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
-@dataclass
-class ClassifyResult:
-    """What :func:`experiment` returns: the result table (:data:`RESULT_COLUMNS`), the per-epoch
-    histories (one row per variant and epoch, columns of :func:`freqlib.train.train_classifier` plus
-    ``variant``; ``test_accuracy`` is NaN for a one-epoch run), the data label, the last FR
-    model trained (None without FR variants) and the data."""
+@dataclass(frozen=True)
+class Config(experiment.Config):
+    """The parameters of the AlexNet, VGG, ResNet-18 and ViT chapters (one subclass each names its
+    ``family`` and ``chapter``; smoke values as defaults, ``notebooks/profiles.yml`` sets the others).
 
-    table: pd.DataFrame
-    history: pd.DataFrame
-    label: str
-    fr_model: nn.Module | None = None
-    train: ImageDataset | None = None
-    test: ImageDataset | None = None
-
-
-def experiment(
-    family: str = "resnet",
-    *,
-    profile: str = "smoke",
-    variants: Sequence[str] | None = None,
-    data: str = "fashion_mnist",
-    data_dir=None,
-    train_subset: int | None = 256,
-    test_subset: int | None = 256,
-    epochs: int = 1,
-    batch_size: int = 64,
-    lr: float = 1e-3,
-    fr_lr: float = 1e-2,
-    schedule_fraction: float = 0.3,
-    schedule_mode: str = "geometric",
-    resize: int | None = None,
-    bn_images: int = 512,
-    seed: int = 0,
-    device: torch.device | str | None = None,
-    progress: bool = True,
-    datasets: tuple[ImageDataset, ImageDataset, str] | None = None,
-) -> ClassifyResult:
-    """Train ``family``'s ``variants`` (default :func:`default_variants`) and return a :class:`ClassifyResult`.
-
-    Every model starts from the same initialization (:func:`build` with ``seed``) and sees the same
-    batches: Adam with cosine decay to 0, cross-entropy, ``lr`` for the dense model and ``fr_lr`` for
-    FR. An FR variant is converted at the start with its appendix targets; a geometric (or
-    ``schedule_mode``) :class:`~freqlib.FrequencySchedule` lowers every weight from its full spectrum
-    to its target over the first ``schedule_fraction`` of the optimizer steps (progressive dropping),
-    and training goes on at the target. ``value`` is the test accuracy (fraction) of the model as its
-    compact file stores it (FR coefficients in float16: :func:`as_stored`); ``train s`` the wall time of
-    training (BatchNorm statistics re-estimated over ``bn_images`` training images included:
-    :func:`recalibrate_batchnorm`). With more than one epoch the test accuracy is also taken after
-    every epoch (the history, before that re-estimation). ``profile`` only chooses the CIFAR-10
-    fallback of :func:`load_data`; ``datasets``: (train, test, label) from :func:`load_data`, which
-    then replace ``data``, ``data_dir`` and the subsets.
+    ``data``: ``"cifar10"`` (the paper's, from ``data_dir``) or ``"fashion_mnist"`` (the stand-in of
+    :func:`load_data`); ``train_subset`` / ``test_subset``: images (None: all). ``variants``: ``"dense"``
+    and appendix names (None: :func:`default_variants`). Adam with cosine decay to 0 for ``epochs`` epochs
+    of batches of ``batch_size``, ``lr`` for the dense model and ``fr_lr`` for FR; FR reaches its targets
+    by a ``schedule_mode`` schedule over the first ``schedule_fraction`` of the steps. ``resize``: AlexNet's
+    input side (None: 224). ``bn_images``: training images over which BatchNorm statistics are re-estimated.
     """
-    _family(family)
-    variants = list(default_variants(family) if variants is None else variants)
-    if not variants:
-        raise ValueError("variants must name at least one variant")
-    for v in variants:
-        _check_variant(family, v)
-    check_fraction(schedule_fraction)
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    if resize is not None and family != "alexnet":
-        raise ValueError(f"resize applies to family 'alexnet' only, got resize={resize!r} for {family!r}")
-    device = dist.init_from_env(device)
-    if datasets is None:
-        datasets = load_data(
-            data, profile=profile, data_dir=data_dir, train_subset=train_subset, test_subset=test_subset, seed=seed
-        )
-    train, test, label = datasets
+
+    family: ClassVar[str] = ""
+    data: str = "fashion_mnist"
+    data_dir: str | None = None
+    train_subset: int | None = 64
+    test_subset: int | None = 64
+    variants: Sequence[str] | None = None
+    epochs: int = 1
+    batch_size: int = 16
+    lr: float = 1e-3
+    fr_lr: float = 1e-2
+    schedule_fraction: float = 0.3
+    schedule_mode: str = "geometric"
+    resize: int | None = None
+    bn_images: int = 512
+    seed: int = 0
+
+    def __post_init__(self):
+        super().__post_init__()
+        _family(self.family)
+        for v in self.trained_variants():
+            _check_variant(self.family, v)
+        check_fraction(self.schedule_fraction)
+        check_positive_int("epochs", self.epochs)
+        check_positive_int("batch_size", self.batch_size)
+        if self.resize is not None and self.family != "alexnet":
+            raise ValueError(f"resize applies to family 'alexnet' only, got resize={self.resize!r} for {self.family!r}")
+
+    def trained_variants(self) -> list[str]:
+        """``variants``, or :func:`default_variants` when None; ValueError when empty."""
+        variants = list(default_variants(self.family) if self.variants is None else self.variants)
+        if not variants:
+            raise ValueError(f"{self.chapter}: variants must name at least one variant")
+        return variants
+
+
+@dataclass(frozen=True)
+class AlexNetConfig(Config):
+    """AlexNet (appendix Tables 1-4): inputs resized to 64 at the smoke and cpu profiles, and FR at its
+    targets from the first step (``schedule_fraction`` 0: a full-spectrum inverse DCT of the 4096x9216
+    weight costs more than the rest of a CPU run)."""
+
+    chapter = "alexnet"
+    family = "alexnet"
+    variants: Sequence[str] | None = ("dense", "alexnet-v3")
+    batch_size: int = 32
+    schedule_fraction: float = 0.0
+    resize: int | None = 64
+
+
+@dataclass(frozen=True)
+class VGGConfig(Config):
+    """The appendix's "VGG16" (Tables 5-7)."""
+
+    chapter = "vgg"
+    family = "vgg"
+    variants: Sequence[str] | None = ("dense", "vgg16-v3")
+
+
+@dataclass(frozen=True)
+class ResNetConfig(Config):
+    """ResNet-18 (Tables 8-10)."""
+
+    chapter = "resnet"
+    family = "resnet"
+    variants: Sequence[str] | None = ("dense", "resnet-v3")
+
+
+@dataclass(frozen=True)
+class ViTConfig(Config):
+    """ViT (Tables 11-12)."""
+
+    chapter = "vit"
+    family = "vit"
+    variants: Sequence[str] | None = ("dense", "vit-v2")
+
+
+#: Each family's Config.
+CONFIGS: dict[str, type[Config]] = {
+    "alexnet": AlexNetConfig,
+    "vgg": VGGConfig,
+    "resnet": ResNetConfig,
+    "vit": ViTConfig,
+}
+
+
+def train_variants(
+    cfg: Config, train: ImageDataset, test: ImageDataset, label: str, device, progress: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame, nn.Module | None]:
+    """Train every variant of ``cfg`` on ``train``: (result table, histories, last FR model or None).
+
+    Every model starts from the same initialization (:func:`build` with ``cfg.seed``) and sees the same
+    batches: Adam with cosine decay to 0, cross-entropy. An FR variant is converted at the start with its
+    appendix targets and a :class:`~freqlib.FrequencySchedule` lowers every weight from its full spectrum
+    to its target over the first ``schedule_fraction`` of the steps (progressive dropping). The table has
+    :data:`RESULT_COLUMNS`: ``value`` is the test accuracy (a fraction) of the model as its compact file
+    stores it (FR coefficients in float16: :func:`as_stored`); ``train s`` the wall time of training,
+    BatchNorm re-estimation (:func:`recalibrate_batchnorm`) included. The histories have one row per
+    variant and epoch (:func:`freqlib.train.train_classifier`'s columns plus ``variant``); with more than
+    one epoch the test accuracy is taken after every epoch (before the re-estimation).
+    """
     per_rank = math.ceil(len(train) / dist.world_size())
-    total_steps = epochs * math.ceil(per_rank / batch_size)
+    total_steps = cfg.epochs * math.ceil(per_rank / cfg.batch_size)
     rows, histories, fr_model = [], [], None
-    for variant in variants:
-        model = build(family, variant, seed=seed, resize=resize)
+    for variant in cfg.trained_variants():
+        model = build(cfg.family, variant, seed=cfg.seed, resize=cfg.resize)
         dense = variant == "dense"
-        schedule = None if dense else drop_schedule(model, schedule_fraction, total_steps, mode=schedule_mode)
+        schedule = None if dense else drop_schedule(model, cfg.schedule_fraction, total_steps, mode=cfg.schedule_mode)
         started = time.perf_counter()
         history = train_classifier(
             model,
             train,
-            test if epochs > 1 else None,  # per-epoch test accuracy only where it makes a curve
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr if dense else fr_lr,
+            test if cfg.epochs > 1 else None,  # per-epoch test accuracy only where it makes a curve
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            lr=cfg.lr if dense else cfg.fr_lr,
             optimizer="adam",
             cosine=True,
             device=device,
             schedule=schedule,
-            seed=seed,
+            seed=cfg.seed,
             progress=progress,
-            desc=f"{family} {variant}",
+            desc=f"{cfg.family} {variant}",
         )
-        recalibrate_batchnorm(model, train, device, bn_images)
+        recalibrate_batchnorm(model, train, device, cfg.bn_images)
         train_s = time.perf_counter() - started
         value = evaluate(model if dense else as_stored(model), test, device)
-        rows.append(result_row(family, variant, label, model, METRIC, value, train_s))
+        rows.append(result_row(cfg.family, variant, label, model, METRIC, value, train_s))
         histories.append(history.assign(variant=variant))
         if not dense:
             fr_model = model
         del model
-    table = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
-    return ClassifyResult(table, pd.concat(histories, ignore_index=True), label, fr_model, train, test)
+    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS)), pd.concat(histories, ignore_index=True), fr_model
 
 
-def run(family: str = "resnet", **params) -> pd.DataFrame:
-    """:func:`experiment`'s result table (:data:`RESULT_COLUMNS`); the same parameters."""
-    return experiment(family, **params).table
+def accuracy_table(results: pd.DataFrame) -> pd.DataFrame:
+    """The chapter's table of the result table: variant, kept, compression, file bytes, accuracy (%) and
+    the drop from the dense model (percentage points; NaN without a dense row)."""
+    dense = results[results.variant == "dense"]
+    dense_acc = float(dense.value.iloc[0]) if len(dense) else math.nan
+    return pd.DataFrame(
+        {
+            "variant": results.variant,
+            "kept": results.kept,
+            "compression (x)": results.compression.round(1),
+            "file bytes": results["file bytes"],
+            "accuracy (%)": (100 * results.value).round(2),
+            "drop vs dense (pp)": (100 * (dense_acc - results.value)).round(2),
+        }
+    )
+
+
+def run(
+    cfg: Config,
+    *,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+    datasets: tuple[ImageDataset, ImageDataset, str] | None = None,
+) -> ChapterResult:
+    """Train ``cfg``'s variants (:func:`train_variants`) and count the appendix totals.
+
+    Tables: ``"architecture"`` (:func:`freqlib.parameter_table` of the dense model), ``"data"`` (sizes,
+    image shape, label), ``"results"`` (:data:`RESULT_COLUMNS`), ``"accuracy"`` (:func:`accuracy_table`),
+    ``"history"``, ``"per weight"`` (the last FR variant as trained, :func:`freqlib.paper.table`; only with
+    FR variants) and ``"totals"`` (:func:`appendix_totals`). ``baselines``: :func:`baselines`; ``timings``:
+    training seconds per variant and ``"run"``. ``objects``: ``fr_model``, ``train``, ``test``.
+    ``datasets``: (train, test, label) of :func:`load_data`, replacing the data fields of ``cfg``.
+    """
+    started = time.perf_counter()
+    device = dist.init_from_env(device)
+    if datasets is None:
+        datasets = load_data(
+            cfg.data,
+            profile=cfg.profile,
+            data_dir=cfg.data_dir,
+            train_subset=cfg.train_subset,
+            test_subset=cfg.test_subset,
+            seed=cfg.seed,
+        )
+    train, test, label = datasets
+    image = "x".join(map(str, train.shape[1:]))
+    tables = {
+        "architecture": parameter_table(build(cfg.family, "dense", resize=cfg.resize)),
+        "data": pd.DataFrame([{"train": len(train), "test": len(test), "image": image, "data": label}]),
+    }
+    results, history, fr_model = train_variants(cfg, train, test, label, device, progress)
+    tables |= {"results": results, "accuracy": accuracy_table(results), "history": history}
+    if fr_model is not None:
+        fr_name = [v for v in results.variant if v != "dense"][-1]
+        tables["per weight"] = paper.table(fr_name, fr_model)
+    tables["totals"] = appendix_totals(cfg.family, fr_model)
+    timings = dict(zip(results.variant, results["train s"]))
+    timings["run"] = time.perf_counter() - started
+    objects = {"fr_model": fr_model, "train": train, "test": test}
+    return ChapterResult(tables, {}, baselines(results), timings, objects)
+
+
+def plot_accuracy(result: ChapterResult, cfg: Config):
+    """Test accuracy against kept numbers (FR variants, the dense model, chance) and, with more than one
+    epoch, the per-epoch test accuracy of every variant."""
+    import matplotlib.pyplot as plt
+
+    t, label = result.table("results"), result.table("data")["data"].iloc[0]
+    curves = cfg.epochs > 1
+    fig, axes = plt.subplots(1, 2 if curves else 1, figsize=(11 if curves else 6, 4), squeeze=False)
+    ax = axes[0, 0]
+    fr = t[t.variant != "dense"]
+    ax.plot(fr.kept, 100 * fr.value, "o", color="tab:blue", label="FR variants (float16 file)")
+    for v, k, a in zip(fr.variant, fr.kept, fr.value):
+        ax.annotate(v, (k, 100 * a), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    dense = t[t.variant == "dense"]
+    if len(dense):
+        n_dense, acc = int(dense.original.iloc[0]), 100 * float(dense.value.iloc[0])
+        ax.axhline(acc, color="k", ls="--", label=f"dense ({n_dense:,} weights): {acc:.1f}%")
+        ax.plot([n_dense], [acc], "ks")
+    ax.axhline(10, color="gray", ls=":", label="chance (10 classes)")
+    ax.set(xscale="log", xlabel="kept numbers (convolution and linear weights)", ylabel="test accuracy (%)")
+    ax.set_title(f"{DESCRIPTIONS[cfg.family].split(' (')[0]}, {label}\n({cfg.profile} profile)", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if curves:
+        for v, h in result.table("history").groupby("variant", sort=False):
+            axes[0, 1].plot(h.epoch, 100 * h.test_accuracy, "o-", ms=3, label=v)
+        axes[0, 1].set(xlabel="epoch", ylabel="test accuracy (%, before float16 rounding)")
+        axes[0, 1].set_title(f"training curves ({cfg.profile} profile)", fontsize=8)
+        axes[0, 1].grid(alpha=0.3)
+        axes[0, 1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
 # --- the appendix tables ------------------------------------------------------------------------
@@ -314,7 +453,7 @@ def appendix_totals(family: str, model: nn.Module | None = None) -> pd.DataFrame
     """Our kept total of every appendix variant of ``family`` beside the printed one.
 
     ``model``: any FR model of the family converted with the variants' exclusions (e.g.
-    :attr:`ClassifyResult.fr_model`); each variant's counts are set on it in turn with
+    the ``fr_model`` object of :func:`run`); each variant's counts are set on it in turn with
     :func:`freqlib.set_keep` (same keep rule as conversion; the model's counts are restored
     afterwards), so no further model is converted. None: one is built. Counts are the appendix's:
     ViT includes its dense position embedding and head LayerNorm. Where the printed total leaves
@@ -438,7 +577,7 @@ def data_key(label: str) -> str:
 
 
 def baselines(table: pd.DataFrame) -> list[Baseline]:
-    """The dense row of :func:`experiment`'s ``table`` (:data:`RESULT_COLUMNS`, one family, one data
+    """The dense row of a result table (:data:`RESULT_COLUMNS`, one family, one data
     label) against its :data:`TARGETS` entry; NaN (never met) when the dense model was not trained."""
     family, label = _one(table, "family"), _one(table, "data")
     target = TARGETS[_family(family), data_key(label)]
@@ -455,25 +594,27 @@ def _one(table: pd.DataFrame, column: str) -> str:
     return values[0]
 
 
-def claims(table: pd.DataFrame, totals: pd.DataFrame, *, profile: str, n_test: int, epochs: int) -> list[Claim]:
-    """The chapter's claims against the FR paper for one family and one data set.
+def claims(result: ChapterResult, cfg: Config) -> list[Claim]:
+    """The chapter's claims against the FR paper, from :func:`run`'s ``"results"``, ``"totals"`` and
+    ``"data"`` tables (one family, one data set; ``value``: test accuracy, a fraction, after ``cfg.epochs``).
 
-    ``table``: :func:`experiment`'s result table (``value``: test accuracy, a fraction, measured on
-    ``n_test`` images after ``epochs`` epochs); ``totals``: :func:`appendix_totals` of the family.
     Each appendix table's kept total is an exact claim (``reproduced`` if equal, ``close`` within one
     number per printed layer row, the appendix printing some counts one above its own rule). Each
     trained FR variant's "loses less than 2%" is a trained claim on its drop from the dense model
     (points, ``at most`` :data:`DROP_BOUND`), decided only when the dense model meets its
-    :data:`TARGETS` entry and the drop's binomial standard error is below :data:`DROP_TOLERANCE`.
+    :data:`TARGETS` entry and the drop's binomial standard error (over the ``"data"`` table's test
+    images) is below :data:`DROP_TOLERANCE`.
     """
-    meta = {"profile": profile, "data": "architecture and keep rule (no training)"}
+    table, totals = result.table("results"), result.table("totals")
+    meta = {"profile": cfg.profile, "data": "architecture and keep rule (no training)"}
     rows = [_count_claim(r, meta) for r in totals.to_dict("records")]
     if table.empty:
         return rows
+    n_test = int(result.table("data")["test"].iloc[0])
     bases = baselines(table)
     dense = table[table.variant == "dense"]
     dense_acc = float(dense.value.iloc[0]) if len(dense) else math.nan
-    meta = {"profile": profile, "data": f"{_one(table, 'data')}; {epochs} epoch(s)", "source": "FR abstract"}
+    meta = {"profile": cfg.profile, "data": f"{_one(table, 'data')}; {cfg.epochs} epoch(s)", "source": "FR abstract"}
     for r in table[table.variant != "dense"].to_dict("records"):
         rows.append(_drop_claim(r, dense_acc, bases, n_test, meta))
     return rows

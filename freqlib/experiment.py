@@ -76,6 +76,15 @@ class Config:
         """A copy with ``changes`` (field names checked)."""
         return dataclasses.replace(self, **self._checked(changes, "replace()"))
 
+    def device(self, device=None):
+        """The torch device a run trains on: ``device`` if given, else CUDA when present, except at the
+        smoke profile (CPU, so committed outputs do not depend on the machine)."""
+        import torch
+
+        if device is not None:
+            return torch.device(device)
+        return torch.device("cuda" if torch.cuda.is_available() and self.profile != "smoke" else "cpu")
+
     def as_dict(self) -> dict[str, Any]:
         """The parameters as a dict (what a record stores)."""
         return dataclasses.asdict(self)

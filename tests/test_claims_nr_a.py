@@ -164,7 +164,11 @@ def batch_results(accuracy=None, n=10_000) -> pd.DataFrame:
 
 
 def grid_claims(results, by_batch=None, model="lenet-5", steps=250, data=GRID_FASHION):
-    claims = nr_grids.claims(results, by_batch, model=model, steps=steps, profile="cpu", data=data)
+    tables = {"results": results, "data": pd.DataFrame([{"label": data}])}
+    if by_batch is not None:
+        tables["by batch"] = by_batch
+    cfg = nr_grids.Config(profile="cpu", model=model, steps=steps, periods=sorted(set(results.period) - {0}))
+    claims = nr_grids.claims(ChapterResult(tables=tables), cfg)
     return {c.claim: c for c in claims}
 
 
@@ -238,9 +242,7 @@ def test_grids_absolute_accuracy_in_the_papers_setting():
     ) and "meets its target 0.9149" in absolute.reason
     low = grid_claims(grid_results(base=0.905, cells=top, kinds=("decay",)), **args)
     assert "below its target 0.9149" in low["ResNet-32 / CIFAR-10 accuracy over the decay grid"].reason
-    table = nr_grids.baseline_table(
-        nr_grids.baselines(grid_results(), batch_results(), model="lenet-5", data=GRID_FASHION)
-    )
+    table = baseline_table(nr_grids.baselines(grid_results(), batch_results(), model="lenet-5", data=GRID_FASHION))
     assert len(table) == 3 and table.met.all()
 
 

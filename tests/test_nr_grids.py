@@ -163,9 +163,13 @@ def test_bad_parameters_are_named():
     with pytest.raises(ValueError, match="figure must be 'fig11' or 'fig12'"):
         nr_grids.paper_grids("fig13")
     with pytest.raises(ValueError, match="profile must be one of"):
-        nr_grids.run("gpu")
+        nr_grids.Config(profile="gpu")
     with pytest.raises(ValueError, match="model must be one of"):
-        nr_grids.run("smoke", model="vgg")
+        nr_grids.Config(model="vgg")
+    with pytest.raises(ValueError, match="grid variants must be a non-empty list of decay, noise"):
+        nr_grids.Config(kinds=["dropout"])
+    with pytest.raises(ValueError, match="period \\(pNR\\) 20 must be below steps \\(10\\)"):
+        nr_grids.Config(steps=10)
 
 
 def test_adapt_and_heatmap():
@@ -218,3 +222,38 @@ def test_batch_grid_keeps_the_images_shown_and_decays_every_step():
         nr_grids.batch_cells([0], [0.1])
     with pytest.raises(ValueError, match="images must be a positive int"):
         nr_grids.steps_for_batch(0, 10)
+
+
+def test_run_on_a_tiny_config_returns_the_chapter_tables_and_claims():
+    cfg = nr_grids.Config(
+        train_subset=40,
+        test_subset=20,
+        periods=[1, 2],
+        factors=[0.05],
+        amplitudes=[0.1],
+        steps=4,
+        batch_size=10,
+        batch_sizes=[10, 20],
+        batch_factors=[0.0, 0.05],
+        batch_images=40,
+    )
+    result = nr_grids.run(cfg, progress=False)
+    results = result.table("results")
+    cells = [("none", 0), ("decay", 1), ("decay", 2), ("noise", 1), ("noise", 2)]
+    assert list(zip(results.kind, results.period)) == cells
+    assert (results["test images"] == 20).all()
+    assert result.table("data")[["train", "test", "model"]].values.tolist() == [[40, 20, "lenet-5"]]
+    assert list(result.table("by batch").steps) == [4, 4, 2, 2]
+    assert list(result.table("fig10 best").index) == [10, 20]
+    assert result.table("best decay").loc[0.05, "ours best pNR"] in (1, 2)
+    assert list(result.table("best noise").index) == [0.1]
+    assert [b.model for b in result.baselines] == ["LeNet-5 without regularization"] + [
+        f"LeNet-5 without regularization, batch {b}" for b in (10, 20)
+    ]
+    assert set(result.timings) == {"grids", "fig10", "run"}
+    claims = {c.claim: c for c in nr_grids.claims(result, cfg)}
+    assert claims["Table 2 (LSTM row) is the row minimum of Fig. 11(b)"].kind == "exact"
+    trained = [c for c in claims.values() if c.kind == "trained" and c.verdict != "not comparable"]
+    assert trained and all(c.verdict == "undecided" for c in trained)  # 4 steps: far below the target
+    stored = nr_grids.stored_results(results)
+    assert "train s" not in stored and len(stored) == len(results)

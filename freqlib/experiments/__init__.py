@@ -64,6 +64,7 @@ CHAPTERS: dict[str, str] = {
     "dct_zigzag": "fr.dct_zigzag",
     "fr_tables": "fr.appendix",
     "nr_architectures": "nr.architectures",
+    "nr_grids": "nr.grids",
     "nr_lowrank": "nr.lowrank",
     "nr_lstm": "nr.lstm",
     "nr_pruning": "nr.pruning",

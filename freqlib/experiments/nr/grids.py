@@ -19,34 +19,35 @@ the optimizer left it, not right after a regularization event.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
 
 import pandas as pd
 import torch
-import tqdm
 from torch import nn
 
+from ... import experiment, report
 from ...claims import (
     Baseline,
     Claim,
     Target,
-    binomial_se,
-    difference_se,
     exact,
     not_comparable,
     paper_inconsistent,
     trained,
 )
 from ...data import ImageDataset
+from ...experiment import ChapterResult
+from ...loop import progress_bar
 from ...models.lenet import LeNet5
 from ...models.resnet_cifar import ResNetCifarA
 from ...occasional import OccasionalRegularizer, uniform_noise, weight_decay
 from ...train import train_steps
 from .. import check_run, load_labelled
+from . import fashion_targets, points_se, target_for
 
 DATA = Path(__file__).resolve().parents[3] / "data" / "paper"
 
@@ -279,12 +280,15 @@ def run_grid(
     test_set: ImageDataset,
     *,
     desc: str = "grid",
+    progress: bool = True,
     **cell_args,
 ) -> pd.DataFrame:
-    """Train every (kind, period, strength) cell (:func:`train_cell`) under one tqdm bar; one row per cell."""
+    """Train every (kind, period, strength) cell (:func:`train_cell`) under one progress bar; one row per cell."""
     rows = []
-    for kind, period, strength in tqdm.tqdm(cells, desc=desc, file=sys.stderr, ascii=True):
-        rows.append(train_cell(kind, period, strength, train_set, test_set, **cell_args))
+    with progress_bar(len(cells), desc, progress) as bar:
+        for kind, period, strength in cells:
+            rows.append(train_cell(kind, period, strength, train_set, test_set, **cell_args))
+            bar.update()
     return pd.DataFrame(rows)
 
 
@@ -303,77 +307,168 @@ def load_for(
     return adapt(train, model), adapt(test, model), label
 
 
-def run(
-    profile: str = "smoke",
-    kinds: Sequence[str] = KINDS,
-    periods: Sequence[int] = PAPER_GRID["periods"],
-    factors: Sequence[float] = PAPER_GRID["factors"],
-    amplitudes: Sequence[float] = PAPER_GRID["amplitudes"],
-    model: str = PAPER_SCHEDULE["model"],
-    data: str = "cifar10",
-    data_dir=None,
-    train_subset: int | None = None,
-    test_subset: int | None = None,
-    steps: int = PAPER_SCHEDULE["steps"],
-    batch_size: int = PAPER_SCHEDULE["batch_size"],
-    lr: float = PAPER_SCHEDULE["lr"],
-    optimizer: str = PAPER_SCHEDULE["optimizer"],
-    cosine: bool = True,
-    augment: bool | int = False,
-    seed: int = 0,
-    device: str | torch.device = "cpu",
-) -> tuple[pd.DataFrame, str]:
-    """Train the unregularized baseline and every cell of the ``kinds`` grids; returns (tidy frame, data label).
+@dataclass(frozen=True)
+class Config(experiment.Config):
+    """The nr_grids chapter's parameters (smoke values as defaults; ``notebooks/profiles.yml`` sets the others).
 
-    ``periods`` (pNR) are shared by both grids; ``factors`` (theta) span the decay grid, ``amplitudes``
-    (a) the noise grid. The frame has :func:`train_cell`'s columns, one row per cell plus the baseline
-    (kind "none"). ``data``: ``"cifar10"`` (from ``data_dir``; when absent, Fashion-MNIST stands in,
-    said so in a printed line and in the label) or ``"fashion_mnist"`` (a stand-in).
+    ``kinds``: the grids trained (:data:`KINDS`); ``model``: a name of :data:`MODELS` (the paper's:
+    ``resnet-32``); ``data``: ``"cifar10"`` (from ``data_dir``; Fashion-MNIST stands in when absent) or
+    ``"fashion_mnist"``; ``train_subset`` / ``test_subset``: images (None: all). ``periods`` (pNR, the
+    columns of both grids), ``factors`` (theta, rows of the decay grid), ``amplitudes`` (a, rows of the
+    noise grid); every cell trains ``steps`` steps of ``batch_size`` with ``optimizer`` at ``lr``
+    (``cosine``: annealed), ``augment``: random 4-pixel crops and flips. Figure 10: ``batch_sizes`` x
+    ``batch_factors`` (theta, 0: no decay) at pNR 1, each cell shown ``batch_images`` training images
+    (None: ``steps * batch_size``); empty lists skip it.
     """
-    check_run(profile, list(kinds), KINDS, what="grid")
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {', '.join(MODELS)}; got {model!r}")
-    cells = [(None, 0, 0.0)]
-    for kind in kinds:
-        cells += grid_cells(kind, periods, factors if kind == "decay" else amplitudes)
-    for _, p, _ in cells[1:]:
-        _check_period(p, steps)
-    train, test, label = load_for(model, data, data_dir, train_subset, test_subset)
-    frame = run_grid(
+
+    chapter = "nr_grids"
+    kinds: Sequence[str] = KINDS
+    model: str = "lenet-5"
+    data: str = "fashion_mnist"
+    data_dir: str | None = None
+    train_subset: int | None = 1000
+    test_subset: int | None = 500
+    periods: Sequence[int] = (1, 20)
+    factors: Sequence[float] = (1e-3, 5e-2)
+    amplitudes: Sequence[float] = (5e-2, 3e-1)
+    steps: int = 60
+    batch_size: int = 50
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    cosine: bool = False
+    batch_sizes: Sequence[int] = (20, 80)
+    batch_factors: Sequence[float] = (0.0, 1e-2)
+    batch_images: int | None = None
+    augment: bool | int = False
+    seed: int = 0
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_run(self.profile, list(self.kinds), KINDS, what="grid")
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {', '.join(MODELS)}; got {self.model!r}")
+        for _, p, _ in self.cells()[1:]:
+            _check_period(p, self.steps)
+
+    def cells(self) -> list[tuple[str | None, int, float]]:
+        """The unregularized baseline ``(None, 0, 0.0)`` and every (kind, period, strength) cell."""
+        cells = [(None, 0, 0.0)]
+        for kind in self.kinds:
+            cells += grid_cells(kind, self.periods, self.factors if kind == "decay" else self.amplitudes)
+        return cells
+
+    def fig10_images(self) -> int:
+        """Training images per Figure 10 cell."""
+        return int(self.batch_images) if self.batch_images else self.steps * self.batch_size
+
+
+def run(cfg: Config, *, device: str | torch.device | None = None, progress: bool = True) -> ChapterResult:
+    """Train the unregularized baseline and every cell of ``cfg``'s grids, then Figure 10's grid.
+
+    Tables: ``"data"`` (train, test, model, label), ``"results"`` (:func:`train_cell`'s columns, one row
+    per cell plus the baseline, kind ``"none"``), ``"paper table 2"``, ``"table 2 check"``
+    (:func:`table2_check`), ``"best decay"`` / ``"best noise"`` (our best pNR per strength beside the
+    paper's: :func:`best_decay_table`, :func:`best_noise_table`), and with Figure 10 ``"by batch"``
+    (:func:`run_batch_grid`) and ``"fig10 best"``. ``baselines``: :func:`baselines`; ``timings``: seconds
+    of the grids, of Figure 10 and of the run.
+    """
+    started = time.perf_counter()
+    device = cfg.device(device)
+    train, test, label = load_for(cfg.model, cfg.data, cfg.data_dir, cfg.train_subset, cfg.test_subset)
+    if label.startswith("stand-in: "):
+        report.stand_in(label.removeprefix("stand-in: "))
+    if cfg.model != "resnet-32":
+        report.stand_in(f"{cfg.model} instead of ResNet-32, {cfg.steps} steps per cell instead of 64,000")
+    schedule = {
+        "model_name": cfg.model,
+        "lr": cfg.lr,
+        "optimizer": cfg.optimizer,
+        "cosine": cfg.cosine,
+        "augment": cfg.augment,
+        "seed": cfg.seed,
+        "device": device,
+    }
+    cells = cfg.cells()
+    results = run_grid(
         cells,
         train,
         test,
-        desc=f"{model}: {len(cells)} cells",
-        model_name=model,
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        optimizer=optimizer,
-        cosine=cosine,
-        augment=augment,
-        seed=seed,
-        device=device,
+        desc=f"{cfg.model}: {len(cells)} cells",
+        progress=progress,
+        steps=cfg.steps,
+        batch_size=cfg.batch_size,
+        **schedule,
     )
-    return frame, label
+    tables = {
+        "data": pd.DataFrame([{"train": len(train), "test": len(test), "model": cfg.model, "label": label}]),
+        "results": results,
+        "paper table 2": paper_table2(),
+        "table 2 check": table2_check(),
+    }
+    timings = {"grids": float(results["train s"].sum())}
+    if "decay" in cfg.kinds:
+        tables["best decay"] = best_decay_table(results)
+    if "noise" in cfg.kinds:
+        tables["best noise"] = best_noise_table(results)
+    by_batch = None
+    if cfg.batch_sizes and cfg.batch_factors:
+        by_batch = run_batch_grid(
+            cfg.batch_sizes, cfg.batch_factors, train, test, images=cfg.fig10_images(), progress=progress, **schedule
+        )
+        tables["by batch"] = by_batch
+        tables["fig10 best"] = pd.DataFrame(
+            {
+                "steps": by_batch.groupby("batch_size").steps.first(),
+                "best theta": best_factor(by_batch),
+                "best accuracy (%)": (100 * by_batch.groupby("batch_size").accuracy.max()).round(2),
+            }
+        )
+        timings["fig10"] = float(by_batch["train s"].sum())
+    timings["run"] = time.perf_counter() - started
+    return ChapterResult(tables, {}, baselines(results, by_batch, model=cfg.model, data=label), timings)
 
 
-def run_batch(
-    batch_sizes: Sequence[int],
-    factors: Sequence[float],
-    *,
-    images: int,
-    model: str = PAPER_SCHEDULE["model"],
-    data: str = "cifar10",
-    data_dir=None,
-    train_subset: int | None = None,
-    test_subset: int | None = None,
-    **cell_args,
-) -> tuple[pd.DataFrame, str]:
-    """Figure 10 on ``data`` (:func:`load_for`): :func:`run_batch_grid` over ``batch_sizes`` x
-    ``factors`` at pNR = 1, each cell shown ``images`` training images; returns (frame, data label)."""
-    train, test, label = load_for(model, data, data_dir, train_subset, test_subset)
-    frame = run_batch_grid(batch_sizes, factors, train, test, images=images, model_name=model, **cell_args)
-    return frame, label
+def stored_results(results: pd.DataFrame) -> pd.DataFrame:
+    """The reproducible part of the ``"results"`` table (for :func:`freqlib.report.results`): no wall
+    times, accuracy to 4 decimals, ``e_w`` and ``e_w/pNR`` to 4 significant digits."""
+    stored = results.drop(columns=["train s"]).copy()
+    stored["accuracy"] = stored.accuracy.round(4)
+    for column in ["e_w", "e_w/pNR"]:
+        stored[column] = [float(f"{v:.4g}") for v in stored[column]]
+    return stored
+
+
+def best_decay_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Table 2 beside ours: per theta (Table 2's and our decay grid's; 0 is the unregularized model), the
+    paper's optimal pNR and accuracy (ResNet-32), its LSTM optimal pNR, our best pNR and its accuracy (%);
+    "-" where a theta is not in that grid."""
+    table2 = paper_table2()
+    resnet = table2[table2.model == "ResNet-32"].set_index("theta")
+    best = best_period(results[results.kind == "decay"])
+    side = pd.DataFrame(index=pd.Index(sorted(set(resnet.index) | set(best.index)), name="theta"))
+    side["paper ResNet-32 optimal pNR"] = resnet.optimal_pNR
+    side["paper ResNet-32 accuracy (%)"] = resnet.value
+    side["paper LSTM optimal pNR"] = table2[table2.model == "LSTM on PTB"].set_index("theta").optimal_pNR
+    side["ours best pNR"] = best.period
+    side["ours accuracy (%)"] = (100 * best.accuracy).round(2)
+    side.loc[0.0, "ours accuracy (%)"] = round(100 * results[results.kind == "none"].accuracy.iloc[0], 2)
+    for column in ["paper ResNet-32 optimal pNR", "paper LSTM optimal pNR", "ours best pNR"]:
+        side[column] = side[column].astype("Int64")
+    return side.astype(object).where(side.notna(), "-")
+
+
+def best_noise_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Per noise amplitude of our grid: the best pNR read off Figure 12(b) and its perplexity, ours and
+    its accuracy (%); "-" where Figure 12 has no such amplitude."""
+    best = best_period(results[results.kind == "noise"])
+    fig12 = paper_grids("fig12")
+    read12 = best_period(fig12[fig12.lr == 1.5], "perplexity", higher_is_better=False)
+    noise = pd.DataFrame(index=pd.Index(best.index, name="a"))
+    noise["paper Fig. 12(b) best pNR"] = read12.period
+    noise["paper Fig. 12(b) perplexity"] = read12.perplexity
+    noise["ours best pNR"] = best.period
+    noise["ours accuracy (%)"] = (100 * best.accuracy).round(2)
+    return noise.astype(object).where(noise.notna(), "-")
 
 
 def batch_cells(batch_sizes: Sequence[int], factors: Sequence[float]) -> list[tuple[int, float]]:
@@ -403,6 +498,7 @@ def run_batch_grid(
     test_set: ImageDataset,
     *,
     images: int,
+    progress: bool = True,
     **cell_args,
 ) -> pd.DataFrame:
     """Figure 10: weight decay at every step (pNR = 1) over (batch size x decay factor theta).
@@ -413,11 +509,15 @@ def run_batch_grid(
     """
     cells = batch_cells(batch_sizes, factors)
     rows = []
-    for batch_size, theta in tqdm.tqdm(cells, desc=f"Fig. 10: {len(cells)} cells", file=sys.stderr, ascii=True):
-        steps = steps_for_batch(images, batch_size)
-        kind = "decay" if theta > 0 else None
-        row = train_cell(kind, 1, theta, train_set, test_set, steps=steps, batch_size=batch_size, **cell_args)
-        rows.append({**row, "kind": "decay", "period": 1, "strength": theta, "batch_size": batch_size, "steps": steps})
+    with progress_bar(len(cells), f"Fig. 10: {len(cells)} cells", progress) as bar:
+        for batch_size, theta in cells:
+            steps = steps_for_batch(images, batch_size)
+            kind = "decay" if theta > 0 else None
+            row = train_cell(kind, 1, theta, train_set, test_set, steps=steps, batch_size=batch_size, **cell_args)
+            rows.append(
+                {**row, "kind": "decay", "period": 1, "strength": theta, "batch_size": batch_size, "steps": steps}
+            )
+            bar.update()
     return pd.DataFrame(rows)
 
 
@@ -460,6 +560,62 @@ def heatmap(ax, table: pd.DataFrame, *, title: str, fmt: str = "{:.1f}", higher_
     ax.set(xlabel="NR period pNR", ylabel="strength")
 
 
+def plot_paper_grids(figure: str):
+    """The three printed panels (learning rates 1.0, 1.5, 2.0) of Figure 11 (``"fig11"``, decay) or 12
+    (``"fig12"``, noise) as heatmaps (:func:`heatmap`); Figure 11(a)'s alignment is uncertain."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(21, 5.5))
+    for ax, (panel, lr) in zip(axes, [("a", 1.0), ("b", 1.5), ("c", 2.0)]):
+        note = " (alignment uncertain)" if (figure, lr) == ("fig11", 1.0) else ""
+        title = f"paper {figure.replace('fig', 'Fig. ')}({panel}): LSTM / PTB perplexity, lr {lr}{note}"
+        heatmap(ax, paper_grid(figure, lr), title=title, higher_is_better=False)
+        ax.set_ylabel(STRENGTH_NAMES["decay" if figure == "fig11" else "noise"])
+    fig.tight_layout()
+    return fig
+
+
+def plot_grids(result: ChapterResult, cfg: Config):
+    """Per kind of ``cfg``: our accuracy grid (%) beside the printed LSTM grid at learning rate 1.5."""
+    import matplotlib.pyplot as plt
+
+    results, label = result.table("results"), result.table("data")["label"].iloc[0]
+    baseline = results[results.kind == "none"].accuracy.iloc[0]
+    fig, axes = plt.subplots(len(cfg.kinds), 2, figsize=(15, 4.5 * len(cfg.kinds)), squeeze=False)
+    for row, kind in zip(axes, cfg.kinds):
+        title = (
+            f"ours: {cfg.model}, {kind}, test accuracy (%); no regularization {100 * baseline:.1f}%\n"
+            f"{label} ({cfg.profile} profile)"
+        )
+        heatmap(row[0], grid_table(results, kind) * 100, title=title)
+        figure = "fig11" if kind == "decay" else "fig12"
+        printed = f"paper {figure.replace('fig', 'Fig. ')}(b): LSTM / PTB perplexity, lr 1.5 (no regularization 114.6)"
+        heatmap(row[1], paper_grid(figure, 1.5), title=printed, higher_is_better=False)
+        for ax in row:
+            ax.set_ylabel(STRENGTH_NAMES[kind])
+    fig.tight_layout()
+    return fig
+
+
+def plot_batch(result: ChapterResult, cfg: Config):
+    """Figure 10: our test accuracy (%) over batch size (rows) and decay factor theta (columns) at pNR 1."""
+    import matplotlib.pyplot as plt
+
+    by_batch, label = result.table("by batch"), result.table("data")["label"].iloc[0]
+    table = by_batch.pivot(index="strength", columns="batch_size", values="accuracy") * 100
+    fig, ax = plt.subplots(figsize=(1.6 * len(cfg.batch_sizes) + 3, 0.6 * len(cfg.batch_factors) + 2))
+    title = (
+        f"ours: {cfg.model}, test accuracy (%) at pNR = 1, {cfg.fig10_images():,} training images per cell\n"
+        f"{label} ({cfg.profile} profile)"
+    )
+    heatmap(ax, table.T, title=title)
+    ax.set(xlabel="weight decay factor theta", ylabel="batch size")
+    ax.set_xticks(range(len(table.index)), [f"{t:g}" for t in table.index], fontsize=7)
+    ax.set_yticks(range(len(table.columns)), [str(b) for b in table.columns], fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def grows_with_strength(best: pd.DataFrame) -> bool:
     """Whether the best pNR (:func:`best_period`) never falls as the strength rises and ends above
     where it starts: the paper's "stronger regularization needs a longer NR period"."""
@@ -472,10 +628,6 @@ def grows_with_strength(best: pd.DataFrame) -> bool:
 # ---------------------------------------------------------------------------------------------
 # convergence targets and the chapter's claims
 
-_FASHION = (
-    "our choice: a linear classifier already reaches about 84% on Fashion-MNIST (the benchmark of "
-    "Xiao et al., 2017), so a network that learned must exceed 85%"
-)
 #: The test accuracy (a fraction) the unregularized model (Table 2's theta = 0) must reach, by (model,
 #: data), before a trained claim of the grids is decided.
 TARGETS = {
@@ -495,9 +647,7 @@ TARGETS = {
         "our choice: He et al. (2016)'s smallest CIFAR ResNet, ResNet-20, reaches 91.25%; ResNet-8 has a third "
         "of its blocks, so one that learned must exceed 85%",
     ),
-    ("lenet-5", "Fashion-MNIST"): Target("LeNet-5", "Fashion-MNIST", "accuracy", 0.85, _FASHION),
-    ("resnet-8", "Fashion-MNIST"): Target("ResNet-8", "Fashion-MNIST", "accuracy", 0.85, _FASHION),
-    ("resnet-32", "Fashion-MNIST"): Target("ResNet-32", "Fashion-MNIST", "accuracy", 0.85, _FASHION),
+    **fashion_targets({"lenet-5": "LeNet-5", "resnet-8": "ResNet-8", "resnet-32": "ResNet-32"}),
 }
 #: Standard error (points) below which the grid's qualitative claims are decided (our choice: a trend
 #: or a gain smaller than a point cannot be told from a single run's noise anyway).
@@ -508,30 +658,16 @@ ACCURACY_TOLERANCE = 0.5
 PRINT_TOLERANCE = 0.05
 
 
-def data_key(label: str) -> str:
-    """The data set of :data:`TARGETS` a data label names: ``Fashion-MNIST`` or ``CIFAR-10``."""
-    for key in ("Fashion-MNIST", "CIFAR-10"):
-        if key in label:
-            return key
-    raise ValueError(f"no convergence target for data {label!r}")
-
-
 def baselines(results: pd.DataFrame, by_batch: pd.DataFrame | None = None, *, model: str, data: str) -> list[Baseline]:
     """The unregularized models against :data:`TARGETS` on ``data`` (a label): the grid's (kind "none"
     in :func:`run`'s ``results``) and, when Figure 10 ran, its theta = 0 cells (one per batch size)."""
-    target = TARGETS[model, data_key(data)]
+    target = target_for(TARGETS, model, data)
     none = results[results.kind == "none"]
     out = [target.baseline(none.accuracy.iloc[0] if len(none) else math.nan, f"{target.model} without regularization")]
     if by_batch is not None:
         for r in by_batch[by_batch.strength == 0].sort_values("batch_size").itertuples():
             out.append(target.baseline(r.accuracy, f"{target.model} without regularization, batch {r.batch_size}"))
     return out
-
-
-def baseline_table(bases: Sequence[Baseline]) -> pd.DataFrame:
-    """The baselines (:func:`baselines`) as a table: model, metric, value, target, met, source."""
-    columns = ("model", "metric", "value", "target", "met", "source")
-    return pd.DataFrame([{k: b.as_dict()[k] for k in columns} for b in bases])
 
 
 def table2_check() -> pd.DataFrame:
@@ -553,11 +689,6 @@ def table2_check() -> pd.DataFrame:
     return check
 
 
-def _points_se(accuracies: Sequence[float], n: int) -> float:
-    """Standard error (points) of a sum or difference of the ``accuracies`` (fractions), each on ``n`` images."""
-    return 100 * difference_se(*(binomial_se(a, n) for a in accuracies))
-
-
 def corner_contrast(frame: pd.DataFrame, rows: str, columns: str, value: str = "accuracy") -> tuple[float, list]:
     """The interaction of a grid's four corners: ``(v[r_max, c_max] - v[r_max, c_min]) - (v[r_min, c_max] -
     v[r_min, c_min])`` (points if ``value`` is a fraction: times 100) and the four corner values (fractions).
@@ -573,18 +704,10 @@ def corner_contrast(frame: pd.DataFrame, rows: str, columns: str, value: str = "
     return 100 * ((a - b) - (c - d)), [float(v) for v in corners]
 
 
-def claims(
-    results: pd.DataFrame,
-    by_batch: pd.DataFrame | None = None,
-    *,
-    model: str,
-    steps: int,
-    profile: str,
-    data: str,
-) -> list[Claim]:
-    """The chapter's claims from :func:`run`'s tidy ``results`` (accuracies as fractions, ``test images``)
-    and, when Figure 10 ran, :func:`run_batch`'s ``by_batch``; ``model`` and ``steps`` are the grid's,
-    ``data`` its label.
+def claims(result: ChapterResult, cfg: Config) -> list[Claim]:
+    """The chapter's claims from :func:`run`'s ``"results"`` (accuracies as fractions, ``test images``),
+    ``"by batch"`` (when Figure 10 ran) and ``"data"`` (the label) tables; ``cfg.model`` and
+    ``cfg.steps`` are the grid's.
 
     Exact: Table 2 against Figure 11(b) (the printed numbers). Trained, decided only when the
     unregularized models meet :data:`TARGETS` and the standard error is below the tolerance: the
@@ -592,6 +715,9 @@ def claims(
     constant e_w / pNR, Figure 10's batch trend, and the absolute accuracy (paper setting only, else
     not comparable). The LSTM grids are not comparable (headline ``nr-fig11-12``): no LSTM is trained here.
     """
+    results, by_batch = result.table("results"), result.tables.get("by batch")
+    model, steps, profile = cfg.model, cfg.steps, cfg.profile
+    data = result.table("data")["label"].iloc[0]
     meta = {"profile": profile, "data": data}
     bases = baselines(results, by_batch, model=model, data=data)
     grid_bases = bases[:1]
@@ -678,7 +804,7 @@ def _trend_claim(kind: str, cells: pd.DataFrame, bases: Sequence[Baseline], meta
         value=contrast,
         expected=0.0,
         tolerance=GRID_TOLERANCE,
-        se=_points_se(corners, n),
+        se=points_se(corners, n),
         baselines=bases,
         relation="greater",
         unit=" points",
@@ -703,7 +829,7 @@ def _off_one_claim(decay: pd.DataFrame, bases: Sequence[Baseline], meta: dict) -
         value=gain,
         expected=0.0,
         tolerance=GRID_TOLERANCE,
-        se=_points_se([a.accuracy, b.accuracy], n),
+        se=points_se([a.accuracy, b.accuracy], n),
         baselines=bases,
         relation="greater",
         unit=" points",
@@ -736,7 +862,7 @@ def _gain_claim(decay: pd.DataFrame, none: pd.DataFrame, bases: Sequence[Baselin
         value=gain,
         expected=0.0,
         tolerance=tolerance,
-        se=_points_se([top.accuracy, base], n),
+        se=points_se([top.accuracy, base], n),
         baselines=bases,
         relation="greater",
         unit=" points",
@@ -788,7 +914,7 @@ def _batch_claim(by_batch: pd.DataFrame, bases: Sequence[Baseline], meta: dict) 
         value=contrast,
         expected=0.0,
         tolerance=GRID_TOLERANCE,
-        se=_points_se(corners, n),
+        se=points_se(corners, n),
         baselines=bases,
         relation="greater",
         unit=" points",
@@ -829,7 +955,7 @@ def _absolute_claim(
         value=100 * float(top.accuracy),
         expected=float(optima.value.max()),
         tolerance=ACCURACY_TOLERANCE,
-        se=_points_se([top.accuracy], n),
+        se=points_se([top.accuracy], n),
         baselines=bases,
         unit=" points",
         source="NR Table 2, Fig. 3",

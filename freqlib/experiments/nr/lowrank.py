@@ -1159,9 +1159,7 @@ def run(cfg: Config, *, device: torch.device | str | None = None, progress: bool
     (``device`` overrides).
     """
     _check(cfg)
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() and cfg.profile != "smoke" else "cpu"
-    device = torch.device(device)
+    device = cfg.device(device)
     vgg_train, vgg_test, vgg_label = load_data(cfg.data, cfg.data_dir, cfg.train_subset, cfg.test_subset, 32)
     train, test, label = resized(vgg_train, vgg_test, vgg_label, cfg.image_size)
     common = dict(batch_size=cfg.batch_size, seed=cfg.seed, device=device, progress=progress)

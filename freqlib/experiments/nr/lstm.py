@@ -829,9 +829,7 @@ def run(cfg: Config, *, device: torch.device | str | None = None, progress: bool
     Profile "smoke" trains on the CPU (``device`` overrides).
     """
     _check(cfg)
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() and cfg.profile != "smoke" else "cpu"
-    device = torch.device(device)
+    device = cfg.device(device)
     cells = grid_cells(cfg.kinds, cfg.periods, cfg.strengths) if cfg.kinds else []
     if cfg.rates:
         unknown = [m for m in cfg.methods if m not in METHODS]

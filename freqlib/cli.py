@@ -6,8 +6,8 @@ sweep a notebook over a parameter grid (:mod:`freqlib.sweep`).
 the ``"results"`` table of the ChapterResult it returns (see :func:`result_table`)
 and works under ``torchrun`` (one process per GPU)::
 
-    torchrun --nproc_per_node 4 -m freqlib.cli experiment classify \\
-        -p family resnet -p profile paper -p data_dir /data --out resnet.csv
+    torchrun --nproc_per_node 4 -m freqlib.cli experiment resnet \\
+        -p profile paper -p data_dir /data --out resnet.csv
 """
 
 from __future__ import annotations
@@ -52,10 +52,11 @@ class ExperimentError(ValueError):
 
 
 def known_experiments() -> list[str]:
-    """The experiments of the registry :data:`freqlib.experiments.EXPERIMENTS`, sorted."""
-    from .experiments import EXPERIMENTS
+    """The chapters (:data:`freqlib.experiments.CHAPTERS`) and experiment modules
+    (:data:`freqlib.experiments.EXPERIMENTS`) the command runs by name, sorted."""
+    from .experiments import CHAPTERS, EXPERIMENTS
 
-    return sorted(EXPERIMENTS)
+    return sorted(set(EXPERIMENTS) | set(CHAPTERS))
 
 
 def result_table(result, where: str = "run()") -> pd.DataFrame:
@@ -85,11 +86,12 @@ def load_experiment(name: str) -> ModuleType:
     parts = name.split(".")
     if not name or not all(part.isidentifier() for part in parts):
         raise ExperimentError(f"experiment {name!r} is not a module name; known experiments: {known}")
-    from .experiments import EXPERIMENTS
+    from .experiments import CHAPTERS, EXPERIMENTS
 
-    if len(parts) == 1 and name not in EXPERIMENTS:
+    if len(parts) == 1 and name not in EXPERIMENTS and name not in CHAPTERS:
         raise ExperimentError(f"unknown experiment {name!r}; known experiments: {known}")
-    qualified = f"freqlib.experiments.{EXPERIMENTS[name]}" if len(parts) == 1 else name
+    where = EXPERIMENTS.get(name) or CHAPTERS.get(name, "").partition(":")[0]
+    qualified = f"freqlib.experiments.{where}" if len(parts) == 1 else name
     try:
         module = importlib.import_module(qualified)
     except ModuleNotFoundError as err:
@@ -129,9 +131,14 @@ def run_experiment(name: str, params: dict, out: str | Path | None = None) -> pd
     only rank 0 prints and writes. Returns the table (on every rank).
     """
     from . import distributed
+    from .experiments import CHAPTERS, chapter
 
     module = load_experiment(name)
-    config = getattr(module, "Config", None)
+    config = chapter(name).Config if name in CHAPTERS else getattr(module, "Config", None)
+    if config is not None and not config.chapter:  # a module that serves several chapters
+        package = module.__name__.removeprefix("freqlib.experiments.")
+        serves = [c for c, where in CHAPTERS.items() if where.partition(":")[0] == package]
+        raise ExperimentError(f"{name!r} serves several chapters: name one of {', '.join(serves)}")
     if config is not None:  # the experiment contract: run(Config) -> ChapterResult
         params = dict(params)
         try:

@@ -17,7 +17,7 @@ EXPERIMENTS = ["classify", "dct_zigzag", "fr_tables", "gan", "lenet5", "nr_archi
 
 
 def test_known_experiments_are_the_modules_with_a_run_function():
-    assert cli.known_experiments() == EXPERIMENTS
+    assert cli.known_experiments() == sorted(set(EXPERIMENTS) | set(experiments.CHAPTERS))
     for name in EXPERIMENTS:
         assert callable(cli.load_experiment(name).run)
     walked = pkgutil.walk_packages(experiments.__path__, "freqlib.experiments.")
@@ -85,3 +85,15 @@ def test_parts_table_labels_and_unites_the_columns():
     table = parts_table({"b": pd.DataFrame({"x": [1, 2]}), "a": pd.DataFrame({"y": [3.0]})})
     assert list(table.columns) == ["part", "x", "y"] and table.part.tolist() == ["b", "b", "a"]
     assert table.index.tolist() == [0, 1, 2] and table.y.isna().tolist() == [True, True, False]
+
+
+def test_a_chapter_runs_by_its_name_and_a_shared_module_names_its_chapters(capsys, tmp_path):
+    out = tmp_path / "resnet.csv"
+    params = {"train_subset": 4, "test_subset": 4, "batch_size": 4}
+    table = cli.run_experiment("resnet", params, out)
+    assert table.variant.tolist() == ["dense", "resnet-v3"] and set(table.family) == {"resnet"}
+    assert pd.read_csv(out).variant.tolist() == ["dense", "resnet-v3"]
+    with pytest.raises(cli.ExperimentError, match="'classify' serves several chapters: name one of alexnet, vgg"):
+        cli.run_experiment("classify", {})
+    with pytest.raises(cli.ExperimentError, match="sets unknown parameter\\(s\\) 'family'"):
+        cli.run_experiment("resnet", {"family": "vgg"})
